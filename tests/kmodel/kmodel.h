@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * kmodel - a userspace model of the kernel's VFIO group core, behind a
+ * struct vfio_sys.
+ *
+ * A model is a fake host: PCI devices in IOMMU groups, bound to a driver or
+ * not; the /dev nodes VFIO, iommufd and KVM create for them; and a small
+ * sysfs/procfs tree in a temporary folder.  vfio/ code given kmodel_sys()
+ * cannot tell it from the kernel for the rules listed in
+ * docs/kernel-model.md; tests/contract runs the same tests against both.
+ *
+ * The fds the model returns are real fds (each one a private open of
+ * /dev/null), so the process's fd count really changes and a leak shows in
+ * /proc/self/fd; the model maps them to its own objects.  Close them through
+ * the table (sys->close), never with close(2): the model would keep the
+ * object alive.
+ *
+ * Paths: /dev/vfio/vfio, /dev/vfio/N, /dev/vfio/devices/vfioX, /dev/iommu and
+ * /dev/kvm are modelled objects; /sys/... and /proc/... are served from the
+ * model's tree; anything else is opened, read and listed on the real host.
+ * fds the model does not know (an eventfd a test made) pass through to the
+ * real system calls for close/pread/pwrite/mmap; ioctl on them is ENOTTY.
+ *
+ * Not thread-safe: one model per test, used from one thread.
+ */
+#ifndef FERRY_TESTS_KMODEL_H
+#define FERRY_TESTS_KMODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "vfio/vfio.h"
+
+struct kmodel;
+
+/*
+ * What the modelled kernel offers.  kmodel_config_iommufd() is the lab's
+ * 6.12 kernel (iommufd, cdevs, /dev/vfio/vfio served by iommufd's compat
+ * layer); kmodel_config_legacy() is Debian's 6.1 (type1 container only,
+ * kvm-vfio takes group fds only).
+ */
+struct kmodel_config {
+	bool container;		/* /dev/vfio/vfio exists */
+	bool container_compat;	/* ... served by iommufd (vfio_compat.c), not type1 */
+	bool iommufd;		/* /dev/iommu exists */
+	bool cdev;		/* /dev/vfio/devices/vfioX exist */
+	bool kvm;		/* /dev/kvm exists */
+	bool kvm_vfio_cdev;	/* kvm-vfio FILE_ADD accepts a device cdev fd (>= 6.6) */
+	bool irq_remap;		/* false: VFIO_SET_IOMMU fails with EPERM (type1) */
+};
+
+struct kmodel_config kmodel_config_legacy(void);
+struct kmodel_config kmodel_config_iommufd(void);
+
+/* An inclusive IOVA range, as the kernel reports them. */
+struct kmodel_range {
+	uint64_t start;
+	uint64_t last;
+};
+
+/*
+ * A new empty host (no devices).  @cfg NULL means kmodel_config_iommufd().
+ * Defaults: IOVA ranges [0, 0xfedfffff] and [0xfef00000, 2^48-1] (the MSI
+ * window 0xfee00000-0xfeefffff reserved, as on x86 with VT-d), dma_avail
+ * 65535, page sizes 4K|2M|1G, RLIMIT_MEMLOCK 64 MiB.  Returns NULL on
+ * failure (errno set).
+ */
+struct kmodel *kmodel_new(const struct kmodel_config *cfg);
+/* Closes every fd the model still holds and removes its tree. */
+void kmodel_free(struct kmodel *km);
+
+/* The table to hand to vfio/; valid until kmodel_free(). */
+struct vfio_sys *kmodel_sys(struct kmodel *km);
+/* The model behind a table from kmodel_sys(), or NULL for any other table. */
+struct kmodel *kmodel_from_sys(struct vfio_sys *sys);
+/* Root of the fake tree: "<root>/sys/...", "<root>/proc/..." */
+const char *kmodel_root(struct kmodel *km);
+
+/* ---- building the host (each returns 0 or a negative errno) ---- */
+
+/*
+ * Adds PCI device @bdf ("0000:00:03.0") to IOMMU group @group, unbound.
+ * The device is edu-like: BAR0 1 MiB MMIO (mmap-able, offset 0 reads
+ * 0x010000ed), INTx and one MSI vector, no MSI-X, a 256-byte config space.
+ * Devices on the same PCI bus are reset together (hot-reset info).
+ */
+int kmodel_add_device(struct kmodel *km, const char *bdf, uint16_t vendor,
+		      uint16_t device, unsigned int group);
+/*
+ * Gives the device @nvec MSI-X vectors whose table (and PBA right after it)
+ * live in BAR @bar at @table_off.  The BAR stays mmap-able around the table
+ * (region info: sparse-mmap and MSIX_MAPPABLE capabilities).
+ */
+int kmodel_device_set_msix(struct kmodel *km, const char *bdf, unsigned int nvec,
+			   unsigned int bar, uint32_t table_off);
+/*
+ * Binds @bdf to @driver ("vfio-pci", "e1000e", ...) or unbinds it (NULL).
+ * Binding to vfio-pci creates /dev/vfio/N for its group (and the cdev when
+ * cfg.cdev).  -EBUSY while the device is open (the kernel blocks the unbind
+ * until userspace lets go; the model refuses instead).
+ */
+int kmodel_bind(struct kmodel *km, const char *bdf, const char *driver);
+
+int kmodel_set_iova_ranges(struct kmodel *km, const struct kmodel_range *ranges, size_t n);
+void kmodel_set_dma_avail(struct kmodel *km, uint32_t dma_avail);
+void kmodel_set_pgsizes(struct kmodel *km, uint64_t bitmap);
+/* RLIMIT_MEMLOCK as both the model's enforced limit and getrlimit()'s answer. */
+void kmodel_set_memlock(struct kmodel *km, uint64_t bytes);
+/* The process has CAP_IPC_LOCK: pinning is not limited by RLIMIT_MEMLOCK. */
+void kmodel_set_cap_ipc_lock(struct kmodel *km, bool cap);
+
+/*
+ * Another process (@pid, @comm) holds /dev/vfio/@group open: opening it
+ * gives EBUSY, and /proc/@pid/fd/3 -> /dev/vfio/@group and /proc/@pid/comm
+ * appear in the tree.  kmodel_release_group() lets it go.
+ */
+int kmodel_hold_group(struct kmodel *km, unsigned int group, pid_t pid, const char *comm);
+int kmodel_release_group(struct kmodel *km, unsigned int group);
+
+/* ---- inspecting it ---- */
+
+struct kmodel_group_state {
+	bool node;		/* /dev/vfio/N exists */
+	bool opened;		/* open by this process (a group fd exists) */
+	bool held_elsewhere;	/* kmodel_hold_group() */
+	bool viable;
+	bool container;		/* attached to a legacy container */
+	bool iommufd;		/* attached to an iommufd (compat SET_CONTAINER) */
+	unsigned int container_users;	/* 1 for the group + 1 per device fd */
+	unsigned int device_fds;	/* device fds obtained through this group */
+	unsigned int kvm_refs;		/* kvm-vfio devices this group is registered with */
+};
+int kmodel_group_state(struct kmodel *km, unsigned int group, struct kmodel_group_state *st);
+
+/* Open device fds of @bdf (through the group or its cdev); negative errno if unknown. */
+int kmodel_device_open_count(struct kmodel *km, const char *bdf);
+/* 1 when @bdf's cdev fd is bound to an iommufd, 0 when not, negative errno. */
+int kmodel_device_bound(struct kmodel *km, const char *bdf);
+
+struct kmodel_mapping {
+	uint64_t iova;
+	uint64_t size;
+	uint64_t vaddr;
+};
+/*
+ * The DMA mappings of a container (@fd a container fd, @ioas_id ignored) or
+ * of IOAS @ioas_id of iommufd @fd, sorted by IOVA.  Copies at most @max and
+ * returns how many there are, or a negative errno.
+ */
+int kmodel_mappings(struct kmodel *km, int fd, uint32_t ioas_id,
+		    struct kmodel_mapping *out, size_t max);
+/* Bytes currently pinned (counted against RLIMIT_MEMLOCK), all containers and IOAS. */
+uint64_t kmodel_pinned_bytes(struct kmodel *km);
+/* 1 when the container behind @fd has an IOMMU type set, 0 when not, negative errno. */
+int kmodel_container_has_iommu(struct kmodel *km, int fd);
+
+/*
+ * Files registered with the kvm-vfio device of the VM behind @fd (a VM fd or
+ * the kvm-vfio device fd): their count, or a negative errno.  When @probe_fd
+ * >= 0, returns instead 1 if the file behind @probe_fd is registered, else 0.
+ */
+int kmodel_kvm_vfio_files(struct kmodel *km, int fd, int probe_fd);
+
+/* Model fds currently open (every kind). */
+unsigned int kmodel_live_fds(struct kmodel *km);
+
+/*
+ * Call log: when enabled, each table call appends one line
+ * ("open /dev/vfio/7 = 5", "ioctl 5 VFIO_GROUP_GET_STATUS = 0").
+ * kmodel_log() returns the text so far ("" when empty).
+ */
+void kmodel_log_enable(struct kmodel *km, bool on);
+const char *kmodel_log(struct kmodel *km);
+void kmodel_log_clear(struct kmodel *km);
+
+#endif /* FERRY_TESTS_KMODEL_H */
