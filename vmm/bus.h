@@ -43,4 +43,15 @@ int vmm_bus_unregister(struct vmm_bus *bus, enum vmm_bus_space space, uint64_t b
 bool vmm_bus_access(struct vmm_bus *bus, enum vmm_bus_space space, uint64_t addr,
 		    void *data, unsigned int len, bool is_write);
 
+/*
+ * From inside a device op only: runs @fn(@opaque) on the calling vCPU thread
+ * once the current access has returned from every op and the bus lock is
+ * released, before the vCPU resumes the guest.  This is how a device changes
+ * the bus in response to a guest access (a PCI BAR moved by a config write)
+ * without deadlocking on the lock its op runs under; the guest sees the new
+ * mapping from its next instruction on.  Up to 16 per access.
+ * Returns -EPERM outside an op, -ENOSPC when the queue is full.
+ */
+int vmm_bus_after_access(void (*fn)(void *opaque), void *opaque);
+
 #endif /* FERRY_VMM_BUS_H */
