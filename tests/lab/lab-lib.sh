@@ -1,0 +1,229 @@
+# shellcheck shell=bash
+# Shared functions of the lab scripts (sourced, not executed).
+#
+# The cache lives outside the work tree so that every checkout and every
+# build directory reuses the same kernel and initramfs.  Each entry is a
+# directory named after a hash of everything that went into it; it is built
+# in a temporary sibling and renamed into place, so an interrupted build never
+# leaves an entry that looks complete.
+
+LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LAB_CACHE=${FERRY_LAB_CACHE:-/var/cache/ferry-lab}
+LAB_KSRC_TARBALL=${FERRY_LAB_KSRC:-/usr/src/linux-source-6.12.tar.xz}
+LAB_KSRC_PKG=linux-source-6.12
+
+lab_log() { printf 'lab: %s\n' "$*" >&2; }
+lab_die() { printf 'lab: error: %s\n' "$*" >&2; exit 1; }
+
+# The legacy kernel: Debian's 6.1 package, newest installed.
+lab_legacy_release() {
+	local r
+	r=$(cd /lib/modules && ls -d 6.1.0-*-amd64 2>/dev/null | sort -V | tail -n 1)
+	[ -n "$r" ] || return 1
+	[ -f "/boot/vmlinuz-$r" ] || return 1
+	echo "$r"
+}
+
+lab_ksrc_version() {
+	dpkg-query -W -f='${Version}' "$LAB_KSRC_PKG" 2>/dev/null ||
+		stat -c '%s-%Y' "$LAB_KSRC_TARBALL"
+}
+
+lab_kernel_key() {
+	{ cat "$LAB_DIR/kernel-iommufd.config"; lab_ksrc_version; } |
+		sha256sum | cut -c1-16
+}
+
+lab_kernel_image() { echo "$LAB_CACHE/kernel-$(lab_kernel_key)/bzImage"; }
+
+# Apply the fragment with scripts/config and check the result.
+lab_kernel_configure() {
+	local src=$1 frag=$LAB_DIR/kernel-iommufd.config line opt val args=()
+	make -C "$src" x86_64_defconfig || return 1
+	while IFS= read -r line; do
+		case $line in '#'*|'') continue ;; esac
+		opt=${line%%=*}
+		val=${line#*=}
+		case $val in
+		y) args+=(--enable "$opt") ;;
+		n) args+=(--disable "$opt") ;;
+		*) args+=(--set-val "$opt" "$val") ;;
+		esac
+	done <"$frag"
+	"$src/scripts/config" --file "$src/.config" "${args[@]}" || return 1
+	make -C "$src" olddefconfig || return 1
+	# A second pass: options whose dependencies only appeared in the first.
+	"$src/scripts/config" --file "$src/.config" "${args[@]}" || return 1
+	make -C "$src" olddefconfig || return 1
+	lab_kernel_check_config "$src/.config"
+}
+
+lab_kernel_check_config() {
+	local cfg=$1 frag=$LAB_DIR/kernel-iommufd.config line opt val bad=0
+	while IFS= read -r line; do
+		case $line in '#'*|'') continue ;; esac
+		opt=${line%%=*}
+		val=${line#*=}
+		if [ "$val" = y ]; then
+			if ! grep -qx "CONFIG_$opt=y" "$cfg"; then
+				lab_log "config: CONFIG_$opt is not =y after olddefconfig" \
+					"($(grep -E "CONFIG_$opt[= ]" "$cfg" || echo unset))"
+				bad=1
+			fi
+		elif [ "$val" = n ] && [ "$opt" != MODULES ]; then
+			if grep -qx "CONFIG_$opt=[ym]" "$cfg"; then
+				lab_log "config: CONFIG_$opt is still on after olddefconfig"
+				bad=1
+			fi
+		fi
+	done <"$frag"
+	if grep -qx 'CONFIG_MODULES=y' "$cfg"; then
+		lab_log "config: CONFIG_MODULES is still on"
+		bad=1
+	fi
+	return $bad
+}
+
+# Build (or reuse) the iommufd kernel; prints the bzImage path.
+lab_kernel_build() {
+	local key dir tmp log src jobs=${FERRY_LAB_JOBS:-2}
+	key=$(lab_kernel_key)
+	dir=$LAB_CACHE/kernel-$key
+	if [ -f "$dir/bzImage" ]; then
+		echo "$dir/bzImage"
+		return 0
+	fi
+	[ -f "$LAB_KSRC_TARBALL" ] ||
+		lab_die "$LAB_KSRC_TARBALL missing: apt-get install $LAB_KSRC_PKG"
+	mkdir -p "$LAB_CACHE" || lab_die "cannot create $LAB_CACHE (set FERRY_LAB_CACHE)"
+	tmp=$(mktemp -d "$LAB_CACHE/.kernel-$key.XXXXXX") || return 1
+	log=$LAB_CACHE/kernel-$key.build.log
+	lab_log "building the iommufd kernel (key $key, -j$jobs); log: $log"
+	local t0=$SECONDS
+	if ! (
+		set -e
+		tar -C "$tmp" -xf "$LAB_KSRC_TARBALL"
+		src=$(echo "$tmp"/linux-source-*)
+		lab_kernel_configure "$src"
+		nice make -C "$src" -j"$jobs" bzImage
+		cp "$src/arch/x86/boot/bzImage" "$tmp/bzImage"
+		cp "$src/.config" "$tmp/config"
+		rm -rf "$src"
+	) >"$log" 2>&1; then
+		lab_log "kernel build FAILED; see $log (last lines below)"
+		tail -n 30 "$log" >&2
+		rm -rf "$tmp"
+		return 1
+	fi
+	echo "built in $((SECONDS - t0)) s" >>"$log"
+	cp "$log" "$tmp/build.log"
+	if ! mv -T "$tmp" "$dir" 2>/dev/null; then
+		# Someone else finished first: theirs is as good as ours.
+		rm -rf "$tmp"
+	fi
+	lab_log "kernel built in $((SECONDS - t0)) s: $dir/bzImage"
+	echo "$dir/bzImage"
+}
+
+# Modules the legacy lab loads, in load order (dependencies first; checked
+# against modinfo when the initramfs is built).  e1000 is the host driver the
+# notviable set leaves in a vfio group.
+LAB_LEGACY_MODULES="irqbypass ccp kvm kvm-amd vfio vfio_iommu_type1 vfio_virqfd
+vfio-pci-core vfio-pci virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev
+virtio_pci 9pnet 9pnet_virtio netfs fscache 9p e1000"
+
+lab_busybox() {
+	local b
+	for b in /bin/busybox /usr/bin/busybox; do
+		if [ -x "$b" ] && file -L "$b" 2>/dev/null | grep -q 'statically linked'; then
+			echo "$b"
+			return 0
+		fi
+	done
+	# "file" may be missing: fall back to ldd's verdict
+	for b in /bin/busybox /usr/bin/busybox; do
+		if [ -x "$b" ] && ! ldd "$b" >/dev/null 2>&1; then
+			echo "$b"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# lab_initramfs_build legacy|iommufd -> path of the cpio.gz
+lab_initramfs_build() {
+	local kind=$1 rel= bb key dir tmp m f loaded=" " dep list=()
+	bb=$(lab_busybox) || lab_die "no static busybox: apt-get install busybox-static"
+	if [ "$kind" = legacy ]; then
+		rel=$(lab_legacy_release) || lab_die "no Debian 6.1 kernel: apt-get install linux-image-amd64"
+		for m in $LAB_LEGACY_MODULES; do
+			f=$(modinfo -k "$rel" -F filename "$m") || lab_die "module $m missing for $rel"
+			# every dependency must already be in the list before it
+			for dep in $(modinfo -k "$rel" -F depends "$m" | tr , ' '); do
+				case $loaded in
+				*" $dep "* | *" ${dep//_/-} "* | *" ${dep//-/_} "*) ;;
+				*) lab_die "module order: $m needs $dep first" ;;
+				esac
+			done
+			loaded="$loaded$m "
+			list+=("$m" "$f")
+		done
+	fi
+	key=$( {
+		echo "$kind $rel"
+		sha256sum "$bb" "$LAB_DIR/lab-init"
+		for ((m = 1; m < ${#list[@]}; m += 2)); do sha256sum "${list[m]}"; done
+	} | sha256sum | cut -c1-16)
+	dir=$LAB_CACHE/initramfs-$kind-$key
+	if [ -f "$dir/initramfs.cpio.gz" ]; then
+		echo "$dir/initramfs.cpio.gz"
+		return 0
+	fi
+	mkdir -p "$LAB_CACHE" || lab_die "cannot create $LAB_CACHE (set FERRY_LAB_CACHE)"
+	tmp=$(mktemp -d "$LAB_CACHE/.initramfs-$kind-$key.XXXXXX") || return 1
+	(
+		set -e
+		r=$tmp/root
+		mkdir -p "$r"/{bin,dev,proc,sys,run,host,lib/modules}
+		cp "$bb" "$r/bin/busybox"
+		ln -s busybox "$r/bin/sh"
+		cp "$LAB_DIR/lab-init" "$r/init"
+		chmod 755 "$r/init"
+		for ((m = 0; m < ${#list[@]}; m += 2)); do
+			f=${list[m + 1]}
+			case $f in
+			*.ko.xz) xz -dc "$f" >"$r/lib/modules/${list[m]}.ko" ;;
+			*.ko.zst) zstd -qdc "$f" >"$r/lib/modules/${list[m]}.ko" ;;
+			*.ko.gz) gzip -dc "$f" >"$r/lib/modules/${list[m]}.ko" ;;
+			*) cp "$f" "$r/lib/modules/${list[m]}.ko" ;;
+			esac
+			echo "${list[m]}" >>"$r/lib/modules/order"
+		done
+		(cd "$r" && find . | sort | cpio -o -H newc --quiet) | gzip -9 >"$tmp/initramfs.cpio.gz"
+		rm -rf "$r"
+	) || {
+		rm -rf "$tmp"
+		lab_die "initramfs build failed"
+	}
+	mv -T "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp"
+	lab_log "initramfs ($kind) built: $dir/initramfs.cpio.gz"
+	echo "$dir/initramfs.cpio.gz"
+}
+
+lab_check_prereqs() {
+	local missing=()
+	command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
+	lab_legacy_release >/dev/null || missing+=(linux-image-amd64)
+	lab_busybox >/dev/null || missing+=(busybox-static)
+	command -v cpio >/dev/null || missing+=(cpio)
+	command -v modinfo >/dev/null || missing+=(kmod)
+	if [ "${1:-}" != no-source ] && [ ! -f "$LAB_KSRC_TARBALL" ] &&
+		[ ! -f "$(lab_kernel_image)" ]; then
+		missing+=("$LAB_KSRC_PKG")
+	fi
+	if [ ${#missing[@]} -gt 0 ]; then
+		lab_log "missing Debian packages: ${missing[*]}"
+		lab_log "install them with: apt-get install ${missing[*]}"
+		return 1
+	fi
+}
