@@ -40,4 +40,105 @@ int vmm_loop_mod_fd(struct vmm_loop *loop, int fd, uint32_t epoll_events);
 int vmm_loop_del_fd(struct vmm_loop *loop, int fd);
 int vmm_loop_defer(struct vmm_loop *loop, vmm_loop_work_fn fn, void *opaque);
 
+/*
+ * ---- The machine ----
+ * A struct vmm is one KVM virtual machine booting a Linux kernel directly:
+ * guest RAM, vCPU threads, the event loop and the devices.  QMP drives it
+ * through these calls.  Unless stated, they may be called from any thread
+ * except a vCPU thread; none may be called from a signal handler.
+ */
+#include <stddef.h>
+
+struct mem_map;
+
+enum vmm_serial_kind {
+	VMM_SERIAL_STDIO,	/* COM1 on stdin/stdout (the default, and -nographic) */
+	VMM_SERIAL_NONE,	/* no COM1 output; the port still exists */
+	VMM_SERIAL_FILE,	/* COM1 output appended to a file, no input */
+};
+
+/* One -device option, kept as parsed (passthrough wires it up). */
+struct vmm_device_config {
+	const char *driver;	/* "vfio-pci" */
+	const char *id;		/* id=, or NULL */
+	const char *host;	/* host=DDDD:BB:DD.F, or NULL */
+	const char *sysfsdev;	/* sysfsdev=PATH, or NULL */
+	const char *bus;	/* bus=, or NULL */
+	const char *addr;	/* addr=, or NULL */
+	const char *spec;	/* the whole option text */
+};
+
+struct vmm_config {
+	const char *name;		/* NULL: "ferry" */
+	uint64_t ram_size;		/* bytes */
+	unsigned int nr_vcpus;
+	const char *kernel;		/* bzImage path (required) */
+	const char *initrd;		/* or NULL */
+	const char *cmdline;		/* or NULL */
+	const char *mem_path;		/* hugetlbfs directory for RAM, or NULL */
+	enum vmm_serial_kind serial;
+	const char *serial_path;	/* VMM_SERIAL_FILE only */
+	const struct vmm_device_config *devices;
+	unsigned int nr_devices;
+};
+
+enum vmm_state {
+	VMM_STATE_CREATED,	/* built, vCPUs not started */
+	VMM_STATE_RUNNING,
+	VMM_STATE_PAUSED,
+	VMM_STATE_STOPPED,	/* a stop was requested; only vmm_free() remains */
+};
+
+/* Why the machine stopped. */
+enum vmm_stop_reason {
+	VMM_STOP_NONE,
+	VMM_STOP_POWEROFF,	/* the guest powered off (ACPI S5) */
+	VMM_STOP_RESET,		/* the guest (or QMP) reset it; ferry does not reboot */
+	VMM_STOP_HOST,		/* asked by the host: signal, QMP quit */
+	VMM_STOP_ERROR,		/* a vCPU failed; the diagnostic went to stderr */
+};
+
+struct vmm;
+
+/*
+ * Builds the machine and loads the kernel; nothing runs yet.  On failure
+ * nothing is left (no thread, no fd) and @err says what is wrong and how to
+ * fix it.
+ */
+int vmm_new(const struct vmm_config *cfg, struct vmm **vmm, char *err, size_t errlen);
+/* Starts the event loop and the vCPU threads. */
+int vmm_start(struct vmm *vmm, char *err, size_t errlen);
+/* Blocks until a stop is requested (by the guest, the host or an error). */
+enum vmm_stop_reason vmm_wait(struct vmm *vmm);
+/* Stops every thread (if not yet) and frees everything. */
+void vmm_free(struct vmm *vmm);
+
+/* Requests a stop; vmm_wait() returns.  Also callable from a vCPU thread. */
+void vmm_request_stop(struct vmm *vmm, enum vmm_stop_reason reason);
+/* Parks every vCPU outside KVM_RUN; returns once all are parked. */
+int vmm_pause(struct vmm *vmm);
+int vmm_resume(struct vmm *vmm);
+enum vmm_state vmm_get_state(struct vmm *vmm);
+enum vmm_stop_reason vmm_get_stop_reason(struct vmm *vmm);
+const char *vmm_stop_reason_name(enum vmm_stop_reason reason);
+
+/* What the layers above and beside the machine need to plug in. */
+struct vmm_loop *vmm_get_loop(struct vmm *vmm);
+struct mem_map *vmm_get_mem_map(struct vmm *vmm);
+/* The KVM VM fd (KVM_CREATE_DEVICE for kvm-vfio). */
+int vmm_get_kvm_fd(struct vmm *vmm);
+
+/*
+ * Interrupt routing for passthrough: MSI routes on GSIs >= 24 (the guest
+ * reprograms a vector with vmm_gsi_update_msi(), keeping the GSI and any
+ * irqfd bound to it), irqfds (with @resample_fd >= 0: level, for INTx), and
+ * legacy lines (GSI 0..23).
+ */
+int vmm_gsi_alloc_msi(struct vmm *vmm, uint64_t addr, uint32_t data, uint32_t *gsi);
+int vmm_gsi_update_msi(struct vmm *vmm, uint32_t gsi, uint64_t addr, uint32_t data);
+int vmm_gsi_free(struct vmm *vmm, uint32_t gsi);
+int vmm_irqfd_assign(struct vmm *vmm, int fd, uint32_t gsi, int resample_fd);
+int vmm_irqfd_deassign(struct vmm *vmm, int fd, uint32_t gsi);
+int vmm_irq_line(struct vmm *vmm, uint32_t gsi, bool level);
+
 #endif /* FERRY_VMM_H */

@@ -62,9 +62,10 @@ struct kmodel_range {
 
 /*
  * A new empty host (no devices).  @cfg NULL means kmodel_config_iommufd().
- * Defaults: IOVA ranges [0, 0xfedfffff] and [0xfef00000, 2^48-1] (the MSI
- * window 0xfee00000-0xfeefffff reserved, as on x86 with VT-d), dma_avail
- * 65535, page sizes 4K|2M|1G, RLIMIT_MEMLOCK 64 MiB.  Returns NULL on
+ * Defaults: IOVA ranges [0, 0xfedfffff] and [0xfef00000, 2^39-1] (the MSI
+ * window 0xfee00000-0xfeefffff reserved and QEMU's VT-d default 39-bit
+ * address width, as in the lab), dma_avail 65535, page sizes 4K|2M|1G,
+ * RLIMIT_MEMLOCK 64 MiB, no CAP_IPC_LOCK.  Returns NULL on
  * failure (errno set).
  */
 struct kmodel *kmodel_new(const struct kmodel_config *cfg);
@@ -90,11 +91,21 @@ int kmodel_add_device(struct kmodel *km, const char *bdf, uint16_t vendor,
 		      uint16_t device, unsigned int group);
 /*
  * Gives the device @nvec MSI-X vectors whose table (and PBA right after it)
- * live in BAR @bar at @table_off.  The BAR stays mmap-able around the table
- * (region info: sparse-mmap and MSIX_MAPPABLE capabilities).
+ * live in BAR @bar at @table_off, and a 16 KiB 64-bit BAR @bar if it had
+ * none.  The whole BAR stays mmap-able and its region info carries the
+ * MSIX_MAPPABLE capability, as vfio-pci does since Linux 4.16.
  */
 int kmodel_device_set_msix(struct kmodel *km, const char *bdf, unsigned int nvec,
 			   unsigned int bar, uint32_t table_off);
+/*
+ * Makes BAR @bar report a sparse-mmap capability with the given areas
+ * (offset/size pairs within the BAR).  vfio-pci itself never does this since
+ * Linux 4.16 (it reports MSIX_MAPPABLE instead); other vfio drivers do, so
+ * this exists to exercise a consumer's handling of it.
+ */
+int kmodel_device_set_sparse_mmap(struct kmodel *km, const char *bdf, unsigned int bar,
+				  const struct vfio_region_sparse_mmap_area *areas,
+				  unsigned int n);
 /*
  * Binds @bdf to @driver ("vfio-pci", "e1000e", ...) or unbinds it (NULL).
  * Binding to vfio-pci creates /dev/vfio/N for its group (and the cdev when
@@ -128,8 +139,14 @@ struct kmodel_group_state {
 	bool viable;
 	bool container;		/* attached to a legacy container */
 	bool iommufd;		/* attached to an iommufd (compat SET_CONTAINER) */
-	unsigned int container_users;	/* 1 for the group + 1 per device fd */
+	/*
+	 * Legacy container only (as group.c): 1 for the group, + 1 per device
+	 * of the group that is open (not per device fd: Linux 6.12 takes the
+	 * reference on a device's first open).
+	 */
+	unsigned int container_users;
 	unsigned int device_fds;	/* device fds obtained through this group */
+	unsigned int cdev_bound;	/* devices bound through their cdev */
 	unsigned int kvm_refs;		/* kvm-vfio devices this group is registered with */
 };
 int kmodel_group_state(struct kmodel *km, unsigned int group, struct kmodel_group_state *st);
@@ -138,6 +155,15 @@ int kmodel_group_state(struct kmodel *km, unsigned int group, struct kmodel_grou
 int kmodel_device_open_count(struct kmodel *km, const char *bdf);
 /* 1 when @bdf's cdev fd is bound to an iommufd, 0 when not, negative errno. */
 int kmodel_device_bound(struct kmodel *km, const char *bdf);
+/*
+ * 1 when the open device @bdf got the VM's KVM pointer when it was opened
+ * (group path: the group was in kvm-vfio at the first open; cdev path: the
+ * cdev fd was in kvm-vfio at BIND_IOMMUFD), 0 when not, negative errno
+ * (-EBADFD when the device is not open).
+ */
+int kmodel_device_kvm(struct kmodel *km, const char *bdf);
+/* The IOAS (or HWPT) id the device is attached to through iommufd, 0 if none. */
+int kmodel_device_attached_pt(struct kmodel *km, const char *bdf, uint32_t *pt_id);
 
 struct kmodel_mapping {
 	uint64_t iova;

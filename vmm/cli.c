@@ -1,0 +1,517 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The command line.  Every error names the option and says what would be
+ * accepted; nothing here touches the host.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "memory/memory.h"
+#include "vmm/cli.h"
+
+#define CLI_MAX_VCPUS 254
+
+static int cli_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int cli_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+void cli_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: ferry -kernel BZIMAGE [options]\n"
+		"\n"
+		"Boots a Linux kernel in a KVM virtual machine.\n"
+		"\n"
+		"  -kernel PATH        the Linux bzImage to boot (required)\n"
+		"  -initrd PATH        initial ramdisk\n"
+		"  -append STRING      kernel command line\n"
+		"  -m SIZE             guest RAM: 512 (MiB), 512M, 2G (default 512M)\n"
+		"  -smp N              number of vCPUs (default 1)\n"
+		"  -mem-path DIR       back guest RAM with a file in DIR (a hugetlbfs mount)\n"
+		"  -serial DEV         COM1: stdio (default), none, file:PATH\n"
+		"  -nographic          no display; the console is COM1 on stdio\n"
+		"  -name NAME          name of the guest\n"
+		"  -pidfile PATH       write ferry's pid to PATH\n"
+		"  -device vfio-pci,host=DDDD:BB:DD.F[,id=ID][,bus=BUS][,addr=ADDR]\n"
+		"                      pass a host PCI device through (VFIO)\n"
+		"  -qmp unix:PATH,server[,wait=off]\n"
+		"                      QMP control socket\n"
+		"  -h, --help          show this help\n"
+		"  --version           show the version\n"
+		"\n"
+		"ferry exits with status 0 when the guest powers off.\n");
+}
+
+int cli_parse_size(const char *text, unsigned long long *bytes)
+{
+	unsigned long long v = 0, mult = 1ULL << 20;	/* a plain number is MiB */
+	const char *p = text;
+
+	if (!isdigit((unsigned char)*p))
+		return -EINVAL;
+	for (; isdigit((unsigned char)*p); p++) {
+		if (v > (~0ULL - 9) / 10)
+			return -ERANGE;
+		v = v * 10 + (unsigned long long)(*p - '0');
+	}
+	if (*p) {
+		switch (toupper((unsigned char)*p)) {
+		case 'B':
+			mult = 1;
+			break;
+		case 'K':
+			mult = 1ULL << 10;
+			break;
+		case 'M':
+			mult = 1ULL << 20;
+			break;
+		case 'G':
+			mult = 1ULL << 30;
+			break;
+		case 'T':
+			mult = 1ULL << 40;
+			break;
+		default:
+			return -EINVAL;
+		}
+		p++;
+		/* Accept K, KB, KiB (all binary, as QEMU does). */
+		if (mult > 1 && (!strcasecmp(p, "iB") || !strcasecmp(p, "B")))
+			p += strlen(p);
+		if (*p)
+			return -EINVAL;
+	}
+	if (v && mult > ~0ULL / v)
+		return -ERANGE;
+	*bytes = v * mult;
+	return 0;
+}
+
+static char *cli_own(struct cli_opts *o, const char *s, size_t len)
+{
+	char **n = realloc(o->owned, (o->nr_owned + 1) * sizeof(*n));
+	char *copy;
+
+	if (!n)
+		return NULL;
+	o->owned = n;
+	copy = strndup(s, len);
+	if (!copy)
+		return NULL;
+	o->owned[o->nr_owned++] = copy;
+	return copy;
+}
+
+/*
+ * Splits "a,k=v,k2=v2" into items; calls @fn(key, keylen, val) for each,
+ * key NULL for a first item without '='.  QEMU's ",," escape is not needed
+ * by any value ferry accepts.
+ */
+static int cli_items(struct cli_opts *o, const char *spec,
+		     int (*fn)(struct cli_opts *o, void *ctx, const char *key, size_t keylen,
+			       const char *val),
+		     void *ctx)
+{
+	const char *p = spec;
+	bool first = true;
+
+	while (1) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		const char *eq = memchr(p, '=', len);
+		char *val;
+		int ret;
+
+		if (eq) {
+			val = cli_own(o, eq + 1, len - (size_t)(eq + 1 - p));
+			if (!val)
+				return -ENOMEM;
+			ret = fn(o, ctx, p, (size_t)(eq - p), val);
+		} else {
+			val = cli_own(o, p, len);
+			if (!val)
+				return -ENOMEM;
+			ret = fn(o, ctx, first ? NULL : val, first ? 0 : len, first ? val : NULL);
+		}
+		if (ret)
+			return ret;
+		first = false;
+		if (!end)
+			return 0;
+		p = end + 1;
+	}
+}
+
+static bool key_is(const char *key, size_t keylen, const char *name)
+{
+	return key && strlen(name) == keylen && !strncmp(key, name, keylen);
+}
+
+struct cli_ctx {
+	const char *opt;	/* the option's text, for messages */
+	const char *spec;
+	char *err;
+	size_t errlen;
+	unsigned long long num;
+	bool have_num;
+	struct vmm_device_config *dev;
+};
+
+static int cli_m_item(struct cli_opts *o, void *opaque, const char *key, size_t keylen,
+		      const char *val)
+{
+	struct cli_ctx *c = opaque;
+	int ret;
+
+	if (key && !key_is(key, keylen, "size"))
+		return cli_err(c->err, c->errlen, "-m %s: only a size is supported "
+			       "(e.g. -m 2G)", c->spec);
+	if (!val || c->have_num)
+		return cli_err(c->err, c->errlen, "-m %s: give one size (e.g. -m 2G)", c->spec);
+	ret = cli_parse_size(val, &c->num);
+	if (ret == -ERANGE)
+		return cli_err(c->err, c->errlen, "-m %s: size too large", c->spec);
+	if (ret)
+		return cli_err(c->err, c->errlen, "-m %s: not a size; use a number of MiB or "
+			       "a number with a K, M, G or T suffix (e.g. 512M, 2G)", c->spec);
+	c->have_num = true;
+	return 0;
+}
+
+static int cli_opt_m(struct cli_opts *o, const char *arg, char *err, size_t errlen)
+{
+	struct cli_ctx c = { .spec = arg, .err = err, .errlen = errlen };
+	int ret = cli_items(o, arg, cli_m_item, &c);
+
+	if (ret)
+		return ret;
+	if (!c.have_num)
+		return cli_err(err, errlen, "-m %s: give a size (e.g. -m 2G)", arg);
+	if (c.num < MEM_RAM_MIN)
+		return cli_err(err, errlen, "-m %s: too small; ferry needs at least 16 MiB", arg);
+	if (c.num > MEM_RAM_MAX)
+		return cli_err(err, errlen, "-m %s: too large; ferry supports up to 1 TiB", arg);
+	if (c.num & 4095)
+		return cli_err(err, errlen, "-m %s: not a multiple of 4 KiB", arg);
+	o->vm.ram_size = c.num;
+	return 0;
+}
+
+static int cli_number(const char *s, unsigned long long *v)
+{
+	char *end;
+
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	*v = strtoull(s, &end, 10);
+	return errno || *end ? -EINVAL : 0;
+}
+
+static int cli_smp_item(struct cli_opts *o, void *opaque, const char *key, size_t keylen,
+			const char *val)
+{
+	struct cli_ctx *c = opaque;
+	unsigned long long n;
+
+	if (!val || cli_number(val, &n))
+		return cli_err(c->err, c->errlen, "-smp %s: not a number of vCPUs (e.g. -smp 2)",
+			       c->spec);
+	if (!key || key_is(key, keylen, "cpus")) {
+		c->num = n;
+		c->have_num = true;
+		return 0;
+	}
+	/* One socket is presented whatever the split; maxcpus must not ask for hot-plug. */
+	if (key_is(key, keylen, "sockets") || key_is(key, keylen, "cores") ||
+	    key_is(key, keylen, "threads") || key_is(key, keylen, "dies"))
+		return 0;
+	if (key_is(key, keylen, "maxcpus")) {
+		if (c->have_num && n != c->num)
+			return cli_err(c->err, c->errlen, "-smp %s: CPU hot-plug is not supported "
+				       "(maxcpus must equal the vCPU count)", c->spec);
+		return 0;
+	}
+	return cli_err(c->err, c->errlen, "-smp %s: unknown key '%.*s' (give -smp N)", c->spec,
+		       (int)keylen, key);
+}
+
+static int cli_opt_smp(struct cli_opts *o, const char *arg, char *err, size_t errlen)
+{
+	struct cli_ctx c = { .spec = arg, .err = err, .errlen = errlen };
+	int ret = cli_items(o, arg, cli_smp_item, &c);
+
+	if (ret)
+		return ret;
+	if (!c.have_num)
+		return cli_err(err, errlen, "-smp %s: give a number of vCPUs (e.g. -smp 2)", arg);
+	if (c.num < 1 || c.num > CLI_MAX_VCPUS)
+		return cli_err(err, errlen, "-smp %s: the vCPU count must be 1 to %d", arg,
+			       CLI_MAX_VCPUS);
+	o->vm.nr_vcpus = (unsigned int)c.num;
+	return 0;
+}
+
+static int cli_opt_serial(struct cli_opts *o, const char *arg, char *err, size_t errlen)
+{
+	if (!strcmp(arg, "stdio") || !strcmp(arg, "mon:stdio")) {
+		o->vm.serial = VMM_SERIAL_STDIO;
+	} else if (!strcmp(arg, "none") || !strcmp(arg, "null")) {
+		o->vm.serial = VMM_SERIAL_NONE;
+	} else if (!strncmp(arg, "file:", 5) && arg[5]) {
+		o->vm.serial = VMM_SERIAL_FILE;
+		o->vm.serial_path = arg + 5;
+	} else {
+		return cli_err(err, errlen, "-serial %s: unsupported; use stdio, none or "
+			       "file:PATH", arg);
+	}
+	return 0;
+}
+
+static int cli_name_item(struct cli_opts *o, void *opaque, const char *key, size_t keylen,
+			 const char *val)
+{
+	if (!key || key_is(key, keylen, "guest"))
+		o->vm.name = val;
+	/* Other keys (process=, debug-threads=) do not change what ferry does. */
+	return 0;
+}
+
+static bool cli_valid_bdf(const char *s)
+{
+	unsigned int dom, bus, dev, fn;
+	char tail;
+
+	if (sscanf(s, "%4x:%2x:%2x.%1x%c", &dom, &bus, &dev, &fn, &tail) == 4)
+		return dev < 32 && fn < 8 && strlen(s) == 12;
+	if (sscanf(s, "%2x:%2x.%1x%c", &bus, &dev, &fn, &tail) == 3)
+		return dev < 32 && fn < 8 && strlen(s) == 7;
+	return false;
+}
+
+static int cli_device_item(struct cli_opts *o, void *opaque, const char *key, size_t keylen,
+			   const char *val)
+{
+	struct cli_ctx *c = opaque;
+	struct vmm_device_config *d = c->dev;
+
+	if (!key || key_is(key, keylen, "driver")) {
+		if (d->driver)
+			return cli_err(c->err, c->errlen, "-device %s: two drivers given", c->spec);
+		if (strcmp(val, "vfio-pci") && strcmp(val, "passthrough"))
+			return cli_err(c->err, c->errlen, "-device %s: unknown driver '%s'; ferry "
+				       "knows vfio-pci (alias passthrough)", c->spec, val);
+		d->driver = "vfio-pci";
+	} else if (key_is(key, keylen, "host")) {
+		if (!cli_valid_bdf(val))
+			return cli_err(c->err, c->errlen, "-device %s: host=%s is not a PCI "
+				       "address (DDDD:BB:DD.F, e.g. 0000:01:00.0)", c->spec, val);
+		d->host = val;
+	} else if (key_is(key, keylen, "sysfsdev")) {
+		d->sysfsdev = val;
+	} else if (key_is(key, keylen, "id")) {
+		if (!*val)
+			return cli_err(c->err, c->errlen, "-device %s: empty id", c->spec);
+		d->id = val;
+	} else if (key_is(key, keylen, "bus")) {
+		d->bus = val;
+	} else if (key_is(key, keylen, "addr")) {
+		d->addr = val;
+	} else {
+		return cli_err(c->err, c->errlen, "-device %s: unknown property '%.*s' (vfio-pci "
+			       "takes host, sysfsdev, id, bus, addr)", c->spec, (int)keylen, key);
+	}
+	return 0;
+}
+
+static int cli_opt_device(struct cli_opts *o, const char *arg, char *err, size_t errlen)
+{
+	struct vmm_device_config *n, dev = { .spec = arg };
+	struct cli_ctx c = { .spec = arg, .err = err, .errlen = errlen, .dev = &dev };
+	int ret;
+
+	if (!strcmp(arg, "help") || !strcmp(arg, "?"))
+		return cli_err(err, errlen, "-device: ferry has one driver: vfio-pci,host=DDDD:"
+			       "BB:DD.F[,id=ID][,bus=BUS][,addr=ADDR]");
+	ret = cli_items(o, arg, cli_device_item, &c);
+	if (ret)
+		return ret;
+	if (!dev.driver)
+		return cli_err(err, errlen, "-device %s: no driver (e.g. -device vfio-pci,"
+			       "host=0000:01:00.0)", arg);
+	if (!dev.host == !dev.sysfsdev)
+		return cli_err(err, errlen, "-device %s: give exactly one of host=DDDD:BB:DD.F "
+			       "or sysfsdev=PATH", arg);
+	for (unsigned int i = 0; dev.id && i < o->nr_devices; i++) {
+		if (o->devices[i].id && !strcmp(o->devices[i].id, dev.id))
+			return cli_err(err, errlen, "-device %s: id '%s' is already used", arg,
+				       dev.id);
+	}
+	n = realloc(o->devices, (o->nr_devices + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	o->devices = n;
+	o->devices[o->nr_devices++] = dev;
+	o->vm.devices = o->devices;
+	o->vm.nr_devices = o->nr_devices;
+	return 0;
+}
+
+static int cli_opt_qmp(struct cli_opts *o, const char *arg, char *err, size_t errlen)
+{
+	if (strncmp(arg, "unix:", 5) || !arg[5] || arg[5] == ',')
+		return cli_err(err, errlen, "-qmp %s: ferry serves QMP on a unix socket: "
+			       "-qmp unix:PATH,server,wait=off", arg);
+	o->qmp = arg;
+	return 0;
+}
+
+enum cli_opt_id {
+	OPT_HELP, OPT_VERSION, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_M, OPT_SMP,
+	OPT_MEM_PATH, OPT_SERIAL, OPT_NOGRAPHIC, OPT_NAME, OPT_PIDFILE, OPT_DEVICE, OPT_QMP,
+};
+
+static const struct {
+	const char *name;
+	enum cli_opt_id id;
+	bool has_arg;
+} cli_table[] = {
+	{ "h", OPT_HELP, false },
+	{ "help", OPT_HELP, false },
+	{ "version", OPT_VERSION, false },
+	{ "kernel", OPT_KERNEL, true },
+	{ "initrd", OPT_INITRD, true },
+	{ "append", OPT_APPEND, true },
+	{ "m", OPT_M, true },
+	{ "smp", OPT_SMP, true },
+	{ "mem-path", OPT_MEM_PATH, true },
+	{ "serial", OPT_SERIAL, true },
+	{ "nographic", OPT_NOGRAPHIC, false },
+	{ "name", OPT_NAME, true },
+	{ "pidfile", OPT_PIDFILE, true },
+	{ "device", OPT_DEVICE, true },
+	{ "qmp", OPT_QMP, true },
+};
+
+static int cli_nonempty(const char *opt, const char *arg, const char **dst, char *err,
+			size_t errlen)
+{
+	if (!*arg)
+		return cli_err(err, errlen, "-%s: empty path", opt);
+	*dst = arg;
+	return 0;
+}
+
+int cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t errlen)
+{
+	bool serial_given = false;
+	int ret = 0;
+
+	memset(o, 0, sizeof(*o));
+	o->action = CLI_RUN;
+	o->vm.ram_size = CLI_DEFAULT_RAM;
+	o->vm.nr_vcpus = 1;
+	o->vm.serial = VMM_SERIAL_STDIO;
+
+	for (int i = 1; i < argc && !ret; i++) {
+		const char *a = argv[i], *name, *arg = NULL;
+		size_t k;
+
+		if (a[0] != '-' || !a[1])
+			return cli_err(err, errlen, "unexpected argument '%s' (options start with "
+				       "'-'; try --help)", a);
+		name = a + 1 + (a[1] == '-');
+		for (k = 0; k < sizeof(cli_table) / sizeof(cli_table[0]); k++) {
+			if (!strcmp(cli_table[k].name, name))
+				break;
+		}
+		if (k == sizeof(cli_table) / sizeof(cli_table[0]))
+			return cli_err(err, errlen, "unknown option '%s' (try --help)", a);
+		if (cli_table[k].has_arg) {
+			if (i + 1 >= argc)
+				return cli_err(err, errlen, "option %s needs a value (try --help)",
+					       a);
+			arg = argv[++i];
+		}
+		switch (cli_table[k].id) {
+		case OPT_HELP:
+			o->action = CLI_HELP;
+			return 0;
+		case OPT_VERSION:
+			o->action = CLI_VERSION;
+			return 0;
+		case OPT_KERNEL:
+			ret = cli_nonempty("kernel", arg, &o->vm.kernel, err, errlen);
+			break;
+		case OPT_INITRD:
+			ret = cli_nonempty("initrd", arg, &o->vm.initrd, err, errlen);
+			break;
+		case OPT_APPEND:
+			o->vm.cmdline = arg;
+			break;
+		case OPT_M:
+			ret = cli_opt_m(o, arg, err, errlen);
+			break;
+		case OPT_SMP:
+			ret = cli_opt_smp(o, arg, err, errlen);
+			break;
+		case OPT_MEM_PATH:
+			ret = cli_nonempty("mem-path", arg, &o->vm.mem_path, err, errlen);
+			break;
+		case OPT_SERIAL:
+			ret = cli_opt_serial(o, arg, err, errlen);
+			serial_given = true;
+			break;
+		case OPT_NOGRAPHIC:
+			/* ferry has no display: COM1 on stdio unless -serial said otherwise. */
+			if (!serial_given)
+				o->vm.serial = VMM_SERIAL_STDIO;
+			break;
+		case OPT_NAME:
+			ret = cli_items(o, arg, cli_name_item, NULL);
+			break;
+		case OPT_PIDFILE:
+			ret = cli_nonempty("pidfile", arg, &o->pidfile, err, errlen);
+			break;
+		case OPT_DEVICE:
+			ret = cli_opt_device(o, arg, err, errlen);
+			break;
+		case OPT_QMP:
+			ret = cli_opt_qmp(o, arg, err, errlen);
+			break;
+		}
+	}
+	if (ret == -ENOMEM)
+		return cli_err(err, errlen, "out of memory parsing the command line");
+	if (ret)
+		return ret;
+	if (!o->vm.kernel)
+		return cli_err(err, errlen, "no kernel to boot: give a Linux bzImage with -kernel "
+			       "PATH (try --help)");
+	return 0;
+}
+
+void cli_opts_free(struct cli_opts *o)
+{
+	for (unsigned int i = 0; i < o->nr_owned; i++)
+		free(o->owned[i]);
+	free(o->owned);
+	free(o->devices);
+	memset(o, 0, sizeof(*o));
+}

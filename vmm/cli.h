@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * vmm/ private: ferry's command line, in QEMU's style (single or double
+ * dash, the option's value in the next argument).  Parsing only: nothing is
+ * opened or checked on disk here.
+ */
+#ifndef FERRY_VMM_CLI_H
+#define FERRY_VMM_CLI_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "vmm/vmm.h"
+
+#define CLI_DEFAULT_RAM		(512ULL << 20)
+
+enum cli_action {
+	CLI_RUN,
+	CLI_HELP,
+	CLI_VERSION,
+};
+
+struct cli_opts {
+	enum cli_action action;
+	struct vmm_config vm;		/* strings point into argv or into @owned */
+	const char *pidfile;
+	const char *qmp;		/* -qmp spec, stored for the QMP server */
+	struct vmm_device_config *devices;
+	unsigned int nr_devices;
+	char **owned;			/* strings the parser allocated */
+	unsigned int nr_owned;
+};
+
+/*
+ * Fills @opts from argv.  Returns 0, or -EINVAL with a sentence in @err
+ * naming the option and what is wrong.  cli_opts_free() must be called
+ * either way.
+ */
+int cli_parse(int argc, char **argv, struct cli_opts *opts, char *err, size_t errlen);
+void cli_opts_free(struct cli_opts *opts);
+
+/* Parses a -m size: a plain number is MiB; K, M, G, T suffixes (also KiB, MB, ...). */
+int cli_parse_size(const char *text, unsigned long long *bytes);
+
+void cli_usage(FILE *out);
+
+#endif /* FERRY_VMM_CLI_H */

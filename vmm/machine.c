@@ -1,0 +1,533 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The machine: builds the VM (KVM, RAM, devices, kernel) and runs its
+ * vCPU threads.
+ *
+ * States and threads: vmm->lock guards stop_req, pause_req and the parked /
+ * exited counts; vmm->cond is broadcast on every change.  A vCPU thread
+ * checks the flags before each KVM_RUN; a requester sets a flag and then
+ * kicks every vCPU thread (VCPU_KICK_SIGNAL), which cannot be lost (see
+ * vcpu.c).  Stop is final: vmm_free() joins the threads after it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "memory/memory.h"
+#include "vmm/boot.h"
+#include "vmm/bus.h"
+#include "vmm/irq.h"
+#include "vmm/kvm.h"
+#include "vmm/layout.h"
+#include "vmm/serial.h"
+#include "vmm/vcpu.h"
+#include "vmm/vmm.h"
+
+/* The APIC ids must fit the xAPIC's 8 bits (no x2APIC/IR set-up here). */
+#define VMM_MAX_VCPUS 254
+
+struct vmm_cpu {
+	struct vmm *vmm;
+	struct vcpu *vcpu;
+	pthread_t thread;
+	bool started;
+};
+
+struct vmm {
+	struct vmm_config cfg;
+
+	struct mem_map *map;
+	struct mem_ram *ram;
+	struct kvm_vm *kvm;
+	struct vmm_bus *bus;
+	struct vmm_loop *loop;
+	bool loop_started;
+	struct serial *serial;
+	int serial_out_fd;	/* owned when serial is a file */
+
+	struct vmm_cpu *cpus;
+	unsigned int nr_cpus;
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	enum vmm_state state;
+	bool stop_req;
+	enum vmm_stop_reason reason;
+	bool pause_req;
+	unsigned int nr_parked;
+	unsigned int nr_exited;
+};
+
+static void vmm_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void vmm_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+const char *vmm_stop_reason_name(enum vmm_stop_reason reason)
+{
+	switch (reason) {
+	case VMM_STOP_NONE:
+		return "running";
+	case VMM_STOP_POWEROFF:
+		return "guest powered off";
+	case VMM_STOP_RESET:
+		return "guest reset";
+	case VMM_STOP_HOST:
+		return "stopped by the host";
+	case VMM_STOP_ERROR:
+		return "vCPU error";
+	}
+	return "unknown";
+}
+
+static int machine_irq_set(void *opaque, uint32_t gsi, bool level)
+{
+	struct vmm *vmm = opaque;
+
+	return kvm_vm_irq_line(vmm->kvm, gsi, level);
+}
+
+static void machine_kick_all(struct vmm *vmm)
+{
+	for (unsigned int i = 0; i < vmm->nr_cpus; i++) {
+		if (vmm->cpus[i].started)
+			pthread_kill(vmm->cpus[i].thread, VCPU_KICK_SIGNAL);
+	}
+}
+
+void vmm_request_stop(struct vmm *vmm, enum vmm_stop_reason reason)
+{
+	pthread_mutex_lock(&vmm->lock);
+	if (!vmm->stop_req) {
+		vmm->stop_req = true;
+		vmm->reason = reason;
+		vmm->state = VMM_STATE_STOPPED;
+	}
+	pthread_cond_broadcast(&vmm->cond);
+	machine_kick_all(vmm);
+	pthread_mutex_unlock(&vmm->lock);
+}
+
+/* Returns false when the thread must exit. */
+static bool machine_vcpu_gate(struct vmm *vmm)
+{
+	bool go;
+
+	pthread_mutex_lock(&vmm->lock);
+	while (vmm->pause_req && !vmm->stop_req) {
+		vmm->nr_parked++;
+		pthread_cond_broadcast(&vmm->cond);
+		pthread_cond_wait(&vmm->cond, &vmm->lock);
+		vmm->nr_parked--;
+	}
+	go = !vmm->stop_req;
+	pthread_mutex_unlock(&vmm->lock);
+	return go;
+}
+
+static void *machine_vcpu_thread(void *arg)
+{
+	struct vmm_cpu *cpu = arg;
+	struct vmm *vmm = cpu->vmm;
+	unsigned int id = vcpu_id(cpu->vcpu);
+
+	vcpu_thread_init(cpu->vcpu);
+	while (machine_vcpu_gate(vmm)) {
+		switch (vcpu_run(cpu->vcpu, vmm->bus)) {
+		case VCPU_EXIT_KICKED:
+			break;
+		case VCPU_EXIT_HLT:
+			/* Only without an in-kernel LAPIC: nothing can wake this vCPU. */
+			fprintf(stderr, "ferry: vCPU %u halted with no interrupt controller\n",
+				id);
+			vmm_request_stop(vmm, VMM_STOP_ERROR);
+			break;
+		case VCPU_EXIT_SHUTDOWN:
+			fprintf(stderr, "ferry: vCPU %u: triple fault (the guest reset the CPU); "
+				"ferry does not reboot guests, stopping\n", id);
+			vmm_request_stop(vmm, VMM_STOP_RESET);
+			break;
+		case VCPU_EXIT_POWEROFF:
+			vmm_request_stop(vmm, VMM_STOP_POWEROFF);
+			break;
+		case VCPU_EXIT_RESET:
+			vmm_request_stop(vmm, VMM_STOP_RESET);
+			break;
+		case VCPU_EXIT_ERROR:
+			vmm_request_stop(vmm, VMM_STOP_ERROR);
+			break;
+		}
+	}
+	pthread_mutex_lock(&vmm->lock);
+	vmm->nr_exited++;
+	pthread_cond_broadcast(&vmm->cond);
+	pthread_mutex_unlock(&vmm->lock);
+	return NULL;
+}
+
+/*
+ * A regular file or /dev/null on stdin cannot be polled (epoll says EPERM);
+ * the guest then simply gets no input.
+ */
+static bool machine_fd_pollable(int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	bool ok;
+
+	if (ep < 0)
+		return false;
+	ok = !epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+	close(ep);
+	return ok;
+}
+
+static int machine_serial(struct vmm *vmm, char *err, size_t errlen)
+{
+	struct serial_config sc = {
+		.bus = vmm->bus,
+		.base = LAYOUT_COM1_PORT,
+		.irq = { .set = machine_irq_set, .opaque = vmm, .gsi = LAYOUT_COM1_GSI },
+		.out_fd = -1,
+		.in_fd = -1,
+		.loop = vmm->loop,
+	};
+	int ret;
+
+	switch (vmm->cfg.serial) {
+	case VMM_SERIAL_STDIO:
+		sc.out_fd = STDOUT_FILENO;
+		sc.in_fd = machine_fd_pollable(STDIN_FILENO) ? STDIN_FILENO : -1;
+		break;
+	case VMM_SERIAL_NONE:
+		break;
+	case VMM_SERIAL_FILE:
+		vmm->serial_out_fd = open(vmm->cfg.serial_path,
+					  O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (vmm->serial_out_fd < 0) {
+			ret = -errno;
+			vmm_err(err, errlen, "-serial file:%s: %s", vmm->cfg.serial_path,
+				strerror(-ret));
+			return ret;
+		}
+		sc.out_fd = vmm->serial_out_fd;
+		break;
+	}
+	ret = serial_new(&sc, &vmm->serial);
+	if (ret)
+		vmm_err(err, errlen, "cannot create the serial port: %s", strerror(-ret));
+	return ret;
+}
+
+static int machine_check(const struct vmm_config *cfg, char *err, size_t errlen)
+{
+	if (!cfg->kernel) {
+		vmm_err(err, errlen, "no kernel to boot: give a bzImage with -kernel PATH");
+		return -EINVAL;
+	}
+	if (!cfg->nr_vcpus || cfg->nr_vcpus > VMM_MAX_VCPUS) {
+		vmm_err(err, errlen, "-smp %u is out of range (1 to %u)", cfg->nr_vcpus,
+			VMM_MAX_VCPUS);
+		return -EINVAL;
+	}
+	if (cfg->nr_devices) {
+		vmm_err(err, errlen, "-device %s: PCI passthrough is not wired into the machine "
+			"in this build", cfg->devices[0].spec);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+static int machine_cpus(struct vmm *vmm, const struct boot_cpu_state *boot, char *err,
+			size_t errlen)
+{
+	int ret;
+
+	vmm->cpus = calloc(vmm->cfg.nr_vcpus, sizeof(*vmm->cpus));
+	if (!vmm->cpus)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < vmm->cfg.nr_vcpus; i++) {
+		ret = vcpu_new(vmm->kvm, i, vmm->cfg.nr_vcpus, &vmm->cpus[i].vcpu, err, errlen);
+		if (ret)
+			return ret;
+		vmm->cpus[i].vmm = vmm;
+		vmm->nr_cpus++;
+	}
+	/* APs wait in the in-kernel LAPIC for INIT/SIPI from the BSP. */
+	ret = vcpu_set_boot_state(vmm->cpus[0].vcpu, boot);
+	if (ret)
+		vmm_err(err, errlen, "cannot set the boot CPU's registers: %s", strerror(-ret));
+	return ret;
+}
+
+int vmm_new(const struct vmm_config *cfg, struct vmm **out, char *err, size_t errlen)
+{
+	struct kvm_vm_opts kopts = { .irqchip = true };
+	struct mem_ram_opts ropts = { .size = cfg->ram_size, .mem_path = cfg->mem_path,
+				      .thp = true };
+	struct boot_config bcfg = { .kernel = cfg->kernel, .initrd = cfg->initrd,
+				    .cmdline = cfg->cmdline };
+	struct boot_cpu_state boot;
+	struct boot_ram bram;
+	struct vmm *vmm;
+	int ret;
+
+	ret = machine_check(cfg, err, errlen);
+	if (ret)
+		return ret;
+	vmm = calloc(1, sizeof(*vmm));
+	if (!vmm)
+		return -ENOMEM;
+	vmm->cfg = *cfg;
+	vmm->serial_out_fd = -1;
+	vmm->state = VMM_STATE_CREATED;
+	pthread_mutex_init(&vmm->lock, NULL);
+	pthread_cond_init(&vmm->cond, NULL);
+
+	ret = mem_map_new(&vmm->map);
+	if (ret)
+		goto err_free;
+	ret = kvm_vm_new(&kopts, &vmm->kvm, err, errlen);
+	if (ret)
+		goto err_free;
+	if (cfg->nr_vcpus > kvm_vm_max_vcpus(vmm->kvm)) {
+		vmm_err(err, errlen, "-smp %u: this host's KVM allows at most %u vCPUs",
+			cfg->nr_vcpus, kvm_vm_max_vcpus(vmm->kvm));
+		ret = -EINVAL;
+		goto err_free;
+	}
+	ret = kvm_vm_track_memory(vmm->kvm, vmm->map);
+	if (ret) {
+		vmm_err(err, errlen, "cannot give guest memory to KVM: %s", strerror(-ret));
+		goto err_free;
+	}
+	ret = mem_ram_new(vmm->map, &ropts, &vmm->ram, err, errlen);
+	if (ret)
+		goto err_free;
+
+	ret = -ENOMEM;
+	vmm->bus = vmm_bus_new();
+	if (!vmm->bus)
+		goto err_free;
+	ret = vmm_loop_new(&vmm->loop);
+	if (ret) {
+		vmm_err(err, errlen, "cannot create the event loop: %s", strerror(-ret));
+		goto err_free;
+	}
+	ret = machine_serial(vmm, err, errlen);
+	if (ret)
+		goto err_free;
+
+	bram.low_top = mem_ram_low_top(vmm->ram);
+	bram.high_end = mem_ram_high_end(vmm->ram);
+	ret = boot_load(vmm->map, &bram, &bcfg, &boot, err, errlen);
+	if (ret)
+		goto err_free;
+	ret = machine_cpus(vmm, &boot, err, errlen);
+	if (ret)
+		goto err_free;
+	*out = vmm;
+	return 0;
+
+err_free:
+	vmm_free(vmm);
+	return ret;
+}
+
+int vmm_start(struct vmm *vmm, char *err, size_t errlen)
+{
+	int ret;
+
+	if (vmm->state != VMM_STATE_CREATED)
+		return -EBUSY;
+	ret = vcpu_signal_init();
+	if (ret) {
+		vmm_err(err, errlen, "cannot install the vCPU kick handler: %s", strerror(-ret));
+		return ret;
+	}
+	ret = vmm_loop_start(vmm->loop);
+	if (ret) {
+		vmm_err(err, errlen, "cannot start the event loop: %s", strerror(-ret));
+		return ret;
+	}
+	vmm->loop_started = true;
+
+	pthread_mutex_lock(&vmm->lock);
+	vmm->state = VMM_STATE_RUNNING;
+	for (unsigned int i = 0; i < vmm->nr_cpus; i++) {
+		ret = -pthread_create(&vmm->cpus[i].thread, NULL, machine_vcpu_thread,
+				      &vmm->cpus[i]);
+		if (ret) {
+			vmm_err(err, errlen, "cannot start the thread of vCPU %u: %s", i,
+				strerror(-ret));
+			break;
+		}
+		vmm->cpus[i].started = true;
+	}
+	pthread_mutex_unlock(&vmm->lock);
+	/* The threads already started are stopped and joined by vmm_free(). */
+	if (ret)
+		vmm_request_stop(vmm, VMM_STOP_ERROR);
+	return ret;
+}
+
+enum vmm_stop_reason vmm_wait(struct vmm *vmm)
+{
+	enum vmm_stop_reason reason;
+
+	pthread_mutex_lock(&vmm->lock);
+	while (!vmm->stop_req)
+		pthread_cond_wait(&vmm->cond, &vmm->lock);
+	reason = vmm->reason;
+	pthread_mutex_unlock(&vmm->lock);
+	return reason;
+}
+
+int vmm_pause(struct vmm *vmm)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&vmm->lock);
+	if (vmm->state == VMM_STATE_STOPPED) {
+		ret = -ESHUTDOWN;
+	} else if (vmm->state == VMM_STATE_RUNNING) {
+		vmm->pause_req = true;
+		machine_kick_all(vmm);
+		while (!vmm->stop_req && vmm->nr_parked + vmm->nr_exited < vmm->nr_cpus)
+			pthread_cond_wait(&vmm->cond, &vmm->lock);
+		if (vmm->stop_req)
+			ret = -ESHUTDOWN;
+		else
+			vmm->state = VMM_STATE_PAUSED;
+	} else if (vmm->state == VMM_STATE_CREATED) {
+		ret = -EAGAIN;
+	}
+	pthread_mutex_unlock(&vmm->lock);
+	return ret;
+}
+
+int vmm_resume(struct vmm *vmm)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&vmm->lock);
+	if (vmm->state == VMM_STATE_PAUSED) {
+		vmm->pause_req = false;
+		vmm->state = VMM_STATE_RUNNING;
+		pthread_cond_broadcast(&vmm->cond);
+	} else if (vmm->state != VMM_STATE_RUNNING) {
+		ret = vmm->state == VMM_STATE_STOPPED ? -ESHUTDOWN : -EAGAIN;
+	}
+	pthread_mutex_unlock(&vmm->lock);
+	return ret;
+}
+
+enum vmm_state vmm_get_state(struct vmm *vmm)
+{
+	enum vmm_state s;
+
+	pthread_mutex_lock(&vmm->lock);
+	s = vmm->state;
+	pthread_mutex_unlock(&vmm->lock);
+	return s;
+}
+
+enum vmm_stop_reason vmm_get_stop_reason(struct vmm *vmm)
+{
+	enum vmm_stop_reason r;
+
+	pthread_mutex_lock(&vmm->lock);
+	r = vmm->reason;
+	pthread_mutex_unlock(&vmm->lock);
+	return r;
+}
+
+void vmm_free(struct vmm *vmm)
+{
+	if (!vmm)
+		return;
+	vmm_request_stop(vmm, VMM_STOP_HOST);
+	for (unsigned int i = 0; i < vmm->nr_cpus; i++) {
+		if (vmm->cpus[i].started)
+			pthread_join(vmm->cpus[i].thread, NULL);
+		vmm->cpus[i].started = false;
+	}
+	serial_free(vmm->serial);
+	if (vmm->loop_started)
+		vmm_loop_stop(vmm->loop);
+	vmm_loop_free(vmm->loop);
+	for (unsigned int i = 0; i < vmm->nr_cpus; i++)
+		vcpu_free(vmm->cpus[i].vcpu);
+	free(vmm->cpus);
+	vmm_bus_free(vmm->bus);
+	if (vmm->serial_out_fd >= 0)
+		close(vmm->serial_out_fd);
+	/* Memslots go before the RAM they point at is unmapped. */
+	kvm_vm_free(vmm->kvm);
+	mem_ram_free(vmm->ram);
+	mem_map_free(vmm->map);
+	pthread_cond_destroy(&vmm->cond);
+	pthread_mutex_destroy(&vmm->lock);
+	free(vmm);
+}
+
+struct vmm_loop *vmm_get_loop(struct vmm *vmm)
+{
+	return vmm->loop;
+}
+
+struct mem_map *vmm_get_mem_map(struct vmm *vmm)
+{
+	return vmm->map;
+}
+
+int vmm_get_kvm_fd(struct vmm *vmm)
+{
+	return kvm_vm_fd(vmm->kvm);
+}
+
+int vmm_gsi_alloc_msi(struct vmm *vmm, uint64_t addr, uint32_t data, uint32_t *gsi)
+{
+	return kvm_gsi_alloc_msi(vmm->kvm, addr, data, gsi);
+}
+
+int vmm_gsi_update_msi(struct vmm *vmm, uint32_t gsi, uint64_t addr, uint32_t data)
+{
+	return kvm_gsi_update_msi(vmm->kvm, gsi, addr, data);
+}
+
+int vmm_gsi_free(struct vmm *vmm, uint32_t gsi)
+{
+	return kvm_gsi_free(vmm->kvm, gsi);
+}
+
+int vmm_irqfd_assign(struct vmm *vmm, int fd, uint32_t gsi, int resample_fd)
+{
+	return kvm_irqfd_assign(vmm->kvm, fd, gsi, resample_fd);
+}
+
+int vmm_irqfd_deassign(struct vmm *vmm, int fd, uint32_t gsi)
+{
+	return kvm_irqfd_deassign(vmm->kvm, fd, gsi);
+}
+
+int vmm_irq_line(struct vmm *vmm, uint32_t gsi, bool level)
+{
+	return kvm_vm_irq_line(vmm->kvm, gsi, level);
+}
