@@ -96,6 +96,18 @@ lab_kernel_build() {
 	[ -f "$LAB_KSRC_TARBALL" ] ||
 		lab_die "$LAB_KSRC_TARBALL missing: apt-get install $LAB_KSRC_PKG"
 	mkdir -p "$LAB_CACHE" || lab_die "cannot create $LAB_CACHE (set FERRY_LAB_CACHE)"
+	# One build at a time per key: a second caller waits and reuses it.
+	local lock
+	exec {lock}>"$LAB_CACHE/kernel-$key.lock"
+	if ! flock -n "$lock"; then
+		lab_log "another process is building kernel-$key; waiting for it"
+		flock "$lock"
+	fi
+	if [ -f "$dir/bzImage" ]; then
+		exec {lock}>&-
+		echo "$dir/bzImage"
+		return 0
+	fi
 	tmp=$(mktemp -d "$LAB_CACHE/.kernel-$key.XXXXXX") || return 1
 	log=$LAB_CACHE/kernel-$key.build.log
 	lab_log "building the iommufd kernel (key $key, -j$jobs); log: $log"
@@ -113,6 +125,7 @@ lab_kernel_build() {
 		lab_log "kernel build FAILED; see $log (last lines below)"
 		tail -n 30 "$log" >&2
 		rm -rf "$tmp"
+		exec {lock}>&-
 		return 1
 	fi
 	echo "built in $((SECONDS - t0)) s" >>"$log"
@@ -121,6 +134,7 @@ lab_kernel_build() {
 		# Someone else finished first: theirs is as good as ours.
 		rm -rf "$tmp"
 	fi
+	exec {lock}>&-
 	lab_log "kernel built in $((SECONDS - t0)) s: $dir/bzImage"
 	echo "$dir/bzImage"
 }
