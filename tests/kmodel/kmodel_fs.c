@@ -236,7 +236,7 @@ int km_fs_set_holder(struct kmodel *km, struct kgroup *g, bool hold)
 bool km_fs_path(struct kmodel *km, const char *path, char *out, size_t len)
 {
 	if (!strncmp(path, "/proc/", 6) || !strcmp(path, "/proc")) {
-		const char *rest = path + 6;
+		const char *rest = path[5] ? path + 6 : path + 5;	/* "/proc" itself: "" */
 		char self[32];
 		size_t n = snprintf(self, sizeof(self), "%d", getpid());
 
