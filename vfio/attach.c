@@ -121,7 +121,9 @@ static int group_put(struct vfio_group *g, struct vfio_err *err)
 	r = sys->close(sys, g->fd);
 	if (r && !ret)
 		ret = vfio_err_set(err, r, "closing group %u: %s", g->id, strerror(-r));
-	vfio_ctx_container_put(ctx);
+	r = vfio_ctx_container_put(ctx);
+	if (r && !ret)
+		ret = vfio_err_set(err, r, "closing the VFIO container: %s", strerror(-r));
 	free(g);
 	return ret;
 }
@@ -206,19 +208,23 @@ static int device_attach_cdev(struct vfio_ctx *ctx, struct vfio_device *dev,
 	char cdev[32], path[64];
 	int ret;
 
-	ret = vfio_host_device_cdev(sys, &dev->bdf, cdev, sizeof(cdev));
-	if (ret == -ENOENT)
-		return vfio_err_set(err, ret,
-				    "device %s has no VFIO cdev (/sys/bus/pci/devices/%s/vfio-dev): "
-				    "the kernel lacks CONFIG_VFIO_DEVICE_CDEV; use the container "
-				    "backend", dev->name, dev->name);
-	if (ret)
-		return vfio_err_set(err, ret, "finding the VFIO cdev of %s: %s", dev->name,
-				    strerror(-ret));
-	snprintf(path, sizeof(path), "/dev/vfio/devices/%s", cdev);
+	/* The IOAS first: without iommufd nothing else of this backend can work. */
 	ret = vfio_ctx_ioas_get(ctx, err);
 	if (ret)
 		return ret;
+	ret = vfio_host_device_cdev(sys, &dev->bdf, cdev, sizeof(cdev));
+	if (ret) {
+		if (ret == -ENOENT)
+			vfio_err_set(err, ret, "device %s has no VFIO cdev "
+				     "(/sys/bus/pci/devices/%s/vfio-dev): the kernel lacks "
+				     "CONFIG_VFIO_DEVICE_CDEV; use the container backend",
+				     dev->name, dev->name);
+		else
+			vfio_err_set(err, ret, "finding the VFIO cdev of %s: %s", dev->name,
+				     strerror(-ret));
+		goto err_put;
+	}
+	snprintf(path, sizeof(path), "/dev/vfio/devices/%s", cdev);
 	ret = vfio_devfd_open_cdev(sys, cdev);
 	if (ret < 0) {
 		vfio_explain_open(sys, dev->group_id, path, ret, err);
@@ -247,8 +253,12 @@ static int device_attach_cdev(struct vfio_ctx *ctx, struct vfio_device *dev,
 	}
 	ret = vfio_devfd_bind_iommufd(sys, dev->fd, ctx->container_fd, &dev->dev_id);
 	if (ret) {
-		vfio_err_set(err, ret, "binding %s to the iommufd (VFIO_DEVICE_BIND_IOMMUFD): %s",
-			     dev->name, strerror(-ret));
+		/* The cdev opens freely; the group's single owner is enforced here. */
+		if (ret == -EBUSY)
+			vfio_explain_open(sys, dev->group_id, path, ret, err);
+		else
+			vfio_err_set(err, ret, "binding %s to the iommufd "
+				     "(VFIO_DEVICE_BIND_IOMMUFD): %s", dev->name, strerror(-ret));
 		goto err_kvm;
 	}
 	dev->bound = true;

@@ -221,15 +221,19 @@ int vfio_ctx_container_leave(struct vfio_ctx *ctx, int group_fd, struct vfio_err
 	return ret;
 }
 
-void vfio_ctx_container_put(struct vfio_ctx *ctx)
+int vfio_ctx_container_put(struct vfio_ctx *ctx)
 {
+	int ret;
+
 	if (ctx->users || ctx->container_fd < 0)
-		return;
-	ctx->sys->close(ctx->sys, ctx->container_fd);
+		return 0;
+	/* The fd is gone even when close reports an error. */
+	ret = ctx->sys->close(ctx->sys, ctx->container_fd);
 	ctx->container_fd = -1;
 	ctx_set_ranges(ctx, NULL, 0);
 	ctx->has_dma_avail = false;
 	ctx->dma_mapped = 0;
+	return ret;
 }
 
 int vfio_ctx_ioas_refresh(struct vfio_ctx *ctx, struct vfio_err *err)
@@ -302,7 +306,9 @@ int vfio_ctx_ioas_put(struct vfio_ctx *ctx, struct vfio_err *err)
 		ret = vfio_err_set(err, r, "IOMMU_DESTROY of IOAS %u: %s", ctx->ioas_id,
 				   strerror(-r));
 	/* Closing the iommufd frees the IOAS and its mappings whatever failed above. */
-	sys->close(sys, ctx->container_fd);
+	r = sys->close(sys, ctx->container_fd);
+	if (r && !ret)
+		ret = vfio_err_set(err, r, "closing the iommufd: %s", strerror(-r));
 	ctx->container_fd = -1;
 	ctx->ioas_id = 0;
 	ctx_set_ranges(ctx, NULL, 0);

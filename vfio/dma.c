@@ -101,29 +101,38 @@ static int dma_explain_avail(struct vfio_ctx *ctx, int errnum, size_t want,
 			    ctx->has_dma_avail ? ctx->dma_avail - ctx->dma_mapped : 0, want);
 }
 
-/* Checks what the kernel would refuse, so the refusal can be explained. */
-static int dma_check(struct vfio_ctx *ctx, const struct vfio_dma_range *r, uint64_t pinned,
-		     struct vfio_err *err)
+/* Checks that the kernel will accept the range's IOVA, so a refusal names the hole. */
+static int dma_check_iova(struct vfio_ctx *ctx, const struct vfio_dma_range *r,
+			  struct vfio_err *err)
 {
 	struct vfio_iova_span hole;
+
+	if (!ctx->nr_ranges || vfio_iova_fits(ctx->ranges, ctx->nr_ranges, r->iova, r->size,
+					      &hole))
+		return 0;
+	if (hole.start == r->iova && hole.last == r->iova + r->size - 1)
+		return vfio_err_set(err, -EINVAL,
+				    "guest RAM at IOVA [0x%" PRIx64 ", 0x%" PRIx64 "] spans two "
+				    "usable IOVA windows; split it at the boundary", r->iova,
+				    r->iova + r->size - 1);
+	return vfio_err_set(err, -EINVAL,
+			    "guest RAM at IOVA [0x%" PRIx64 ", 0x%" PRIx64 "] overlaps the host's "
+			    "reserved IOVA range [0x%" PRIx64 ", 0x%" PRIx64 "] (e.g. the MSI "
+			    "window, or a device's reserved region), which no device can reach "
+			    "by DMA; lay guest RAM out around it", r->iova, r->iova + r->size - 1,
+			    hole.start, hole.last);
+}
+
+/*
+ * Checks that pinning @pinned bytes in all fits RLIMIT_MEMLOCK.  The kernel
+ * counts other locked memory of the process too, so this catches the common
+ * case early; the kernel's own ENOMEM is explained the same way.
+ */
+static int dma_check_memlock(struct vfio_ctx *ctx, uint64_t pinned, struct vfio_err *err)
+{
 	struct rlimit rl;
 	int ret;
 
-	if (ctx->nr_ranges && !vfio_iova_fits(ctx->ranges, ctx->nr_ranges, r->iova, r->size,
-					      &hole)) {
-		if (hole.start == r->iova && hole.last == r->iova + r->size - 1)
-			return vfio_err_set(err, -EINVAL,
-					    "guest RAM at IOVA [0x%" PRIx64 ", 0x%" PRIx64 "] "
-					    "spans two usable IOVA windows; split it at the "
-					    "boundary", r->iova, r->iova + r->size - 1);
-		return vfio_err_set(err, -EINVAL,
-				    "guest RAM at IOVA [0x%" PRIx64 ", 0x%" PRIx64 "] overlaps "
-				    "the host's reserved IOVA range [0x%" PRIx64 ", 0x%" PRIx64
-				    "] (e.g. the MSI window, or a device's reserved region), "
-				    "which no device can reach by DMA; lay guest RAM out "
-				    "around it", r->iova, r->iova + r->size - 1, hole.start,
-				    hole.last);
-	}
 	if (ctx->opts.cap_ipc_lock)
 		return 0;
 	ret = ctx->sys->getrlimit(ctx->sys, RLIMIT_MEMLOCK, &rl);
@@ -189,17 +198,24 @@ static int dma_unmap(struct vfio_ctx *ctx, const struct vfio_dma_range *r)
 
 int vfio_dma_fill(struct vfio_ctx *ctx, struct vfio_err *err)
 {
-	uint64_t pinned = 0;
+	uint64_t pinned = dma_bytes(ctx);
 	size_t i;
 	int ret;
 
+	/* Everything that can be judged beforehand is, before the first map. */
 	if (ctx->has_dma_avail && ctx->nr_dma > ctx->dma_avail)
 		return dma_explain_avail(ctx, -ENOSPC, ctx->nr_dma, err);
 	for (i = 0; i < ctx->nr_dma; i++) {
-		pinned += ctx->dma[i].size;
-		ret = dma_check(ctx, &ctx->dma[i], pinned, err);
+		ret = dma_check_iova(ctx, &ctx->dma[i], err);
 		if (ret)
-			goto err_unmap;
+			return ret;
+	}
+	if (ctx->nr_dma) {
+		ret = dma_check_memlock(ctx, pinned, err);
+		if (ret)
+			return ret;
+	}
+	for (i = 0; i < ctx->nr_dma; i++) {
 		ret = dma_map(ctx, &ctx->dma[i]);
 		if (ret) {
 			dma_explain_map(ctx, ret, &ctx->dma[i], pinned, err);
@@ -272,7 +288,10 @@ int vfio_ctx_dma_add(struct vfio_ctx *ctx, uint64_t iova, uint64_t vaddr, uint64
 
 		if (ctx->has_dma_avail && ctx->dma_mapped + 1 > ctx->dma_avail)
 			return dma_explain_avail(ctx, -ENOSPC, 1, err);
-		ret = dma_check(ctx, &r, pinned, err);
+		ret = dma_check_iova(ctx, &r, err);
+		if (ret)
+			return ret;
+		ret = dma_check_memlock(ctx, pinned, err);
 		if (ret)
 			return ret;
 		ret = dma_map(ctx, &r);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vfio/priv.h"
 
@@ -280,15 +281,17 @@ static int host_pid_holds(struct vfio_sys *sys, const char *pid, const char *tar
 int vfio_host_find_holder(struct vfio_sys *sys, const char *path, pid_t *pid, char *comm,
 			  size_t commlen)
 {
-	char *list, commpath[64];
+	char *list, commpath[64], self[16];
 	int ret = 0;
 	ssize_t n;
 
+	/* Our own fds are not the answer to "who else holds it". */
+	snprintf(self, sizeof(self), "%d", (int)getpid());
 	n = vfio_host_readdir_all(sys, "/proc", &list);
 	if (n < 0)
 		return n;
 	for (char *e = list; e < list + n; e += strlen(e) + 1) {
-		if (!host_is_pid(e))
+		if (!host_is_pid(e) || !strcmp(e, self))
 			continue;
 		ret = host_pid_holds(sys, e, path);
 		if (ret < 0)

@@ -113,8 +113,11 @@ int vfio_ctx_container_join(struct vfio_ctx *ctx, int group_fd, unsigned int gro
 			    struct vfio_err *err);
 /* Takes the group out: the last one unmaps the DMA list first.  Returns the first error. */
 int vfio_ctx_container_leave(struct vfio_ctx *ctx, int group_fd, struct vfio_err *err);
-/* Closes the container once no group is in it (after the group fds are closed). */
-void vfio_ctx_container_put(struct vfio_ctx *ctx);
+/*
+ * Closes the container once no group is in it (after the group fds are
+ * closed); returns close's error (the fd is released regardless).
+ */
+int vfio_ctx_container_put(struct vfio_ctx *ctx);
 
 /* The iommufd and its IOAS, created and filled on first use; counted per device. */
 int vfio_ctx_ioas_get(struct vfio_ctx *ctx, struct vfio_err *err);

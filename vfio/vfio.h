@@ -121,7 +121,8 @@ int vfio_host_device_cdev(struct vfio_sys *sys, const struct vfio_bdf *bdf,
 int vfio_host_group_devices(struct vfio_sys *sys, unsigned int group,
 			    struct vfio_bdf *out, size_t max);
 /*
- * Finds a process that has @path open (scans /proc/PID/fd links).  Returns 1
+ * Finds another process (not this one) that has @path open (scans
+ * /proc/PID/fd links).  Returns 1
  * and fills @pid/@comm when found, 0 when no process has it (or none that
  * can be seen), a negative errno when /proc cannot be read.
  */

@@ -12,10 +12,10 @@
  * Counts the call and decides its fate: true means fail it.  Records it
  * first, so the log of a failing run shows the failed call last.
  */
-static bool fault_hit(struct fault_sys *f, enum fault_op op, unsigned long req,
+static bool fault_hit(struct fault_sys *f, enum fault_op op, int fd, unsigned long req,
 		      const char *path)
 {
-	struct fault_call c = { .op = op, .req = req };
+	struct fault_call c = { .op = op, .fd = fd, .req = req };
 	bool fail;
 
 	if (path)
@@ -42,7 +42,7 @@ static int fault_open(struct vfio_sys *s, const char *path, int flags)
 {
 	struct fault_sys *f = FAULT_OF(s);
 
-	if (fault_hit(f, FAULT_OPEN, 0, path))
+	if (fault_hit(f, FAULT_OPEN, -1, 0, path))
 		return -f->errnum;
 	return f->inner->open(f->inner, path, flags);
 }
@@ -50,7 +50,7 @@ static int fault_open(struct vfio_sys *s, const char *path, int flags)
 static int fault_close(struct vfio_sys *s, int fd)
 {
 	struct fault_sys *f = FAULT_OF(s);
-	bool fail = fault_hit(f, FAULT_CLOSE, 0, NULL);
+	bool fail = fault_hit(f, FAULT_CLOSE, fd, 0, NULL);
 	int ret = f->inner->close(f->inner, fd);
 
 	return fail ? -f->errnum : ret;
@@ -60,7 +60,7 @@ static int fault_ioctl(struct vfio_sys *s, int fd, unsigned long req, void *arg)
 {
 	struct fault_sys *f = FAULT_OF(s);
 
-	if (fault_hit(f, FAULT_IOCTL, req, NULL))
+	if (fault_hit(f, FAULT_IOCTL, fd, req, NULL))
 		return -f->errnum;
 	return f->inner->ioctl(f->inner, fd, req, arg);
 }
@@ -69,7 +69,7 @@ static ssize_t fault_pread(struct vfio_sys *s, int fd, void *buf, size_t len, of
 {
 	struct fault_sys *f = FAULT_OF(s);
 
-	if (fault_hit(f, FAULT_PREAD, 0, NULL))
+	if (fault_hit(f, FAULT_PREAD, fd, 0, NULL))
 		return -f->errnum;
 	return f->inner->pread(f->inner, fd, buf, len, off);
 }
@@ -79,7 +79,7 @@ static ssize_t fault_pwrite(struct vfio_sys *s, int fd, const void *buf, size_t 
 {
 	struct fault_sys *f = FAULT_OF(s);
 
-	if (fault_hit(f, FAULT_PWRITE, 0, NULL))
+	if (fault_hit(f, FAULT_PWRITE, fd, 0, NULL))
 		return -f->errnum;
 	return f->inner->pwrite(f->inner, fd, buf, len, off);
 }
@@ -89,7 +89,7 @@ static int fault_mmap(struct vfio_sys *s, int fd, off_t off, size_t len, int pro
 {
 	struct fault_sys *f = FAULT_OF(s);
 
-	if (fault_hit(f, FAULT_MMAP, 0, NULL))
+	if (fault_hit(f, FAULT_MMAP, fd, 0, NULL))
 		return -f->errnum;
 	return f->inner->mmap(f->inner, fd, off, len, prot, addr);
 }
@@ -98,7 +98,7 @@ static int fault_munmap(struct vfio_sys *s, void *addr, size_t len)
 {
 	struct fault_sys *f = FAULT_OF(s);
 
-	if (fault_hit(f, FAULT_MUNMAP, 0, NULL))
+	if (fault_hit(f, FAULT_MUNMAP, -1, 0, NULL))
 		return -f->errnum;
 	return f->inner->munmap(f->inner, addr, len);
 }
@@ -107,7 +107,7 @@ static ssize_t fault_readlink(struct vfio_sys *s, const char *path, char *buf, s
 {
 	struct fault_sys *f = FAULT_OF(s);
 
-	if (fault_hit(f, FAULT_READLINK, 0, path))
+	if (fault_hit(f, FAULT_READLINK, -1, 0, path))
 		return -f->errnum;
 	return f->inner->readlink(f->inner, path, buf, len);
 }
@@ -116,7 +116,7 @@ static ssize_t fault_readdir(struct vfio_sys *s, const char *path, char *buf, si
 {
 	struct fault_sys *f = FAULT_OF(s);
 
-	if (fault_hit(f, FAULT_READDIR, 0, path))
+	if (fault_hit(f, FAULT_READDIR, -1, 0, path))
 		return -f->errnum;
 	return f->inner->readdir(f->inner, path, buf, len);
 }
@@ -125,7 +125,7 @@ static int fault_getrlimit(struct vfio_sys *s, int resource, struct rlimit *rlim
 {
 	struct fault_sys *f = FAULT_OF(s);
 
-	if (fault_hit(f, FAULT_GETRLIMIT, 0, NULL))
+	if (fault_hit(f, FAULT_GETRLIMIT, -1, 0, NULL))
 		return -f->errnum;
 	return f->inner->getrlimit(f->inner, resource, rlim);
 }

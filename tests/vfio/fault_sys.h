@@ -35,7 +35,8 @@ enum fault_op {
 /* One recorded call. */
 struct fault_call {
 	enum fault_op op;
-	unsigned long req;	/* FAULT_IOCTL: the request */
+	int fd;			/* close/ioctl/pread/pwrite/mmap: the fd, else -1 */
+	unsigned long req;	/* FAULT_IOCTL: the request (numbers are per fd type) */
 	char path[96];		/* open/readlink/readdir: the path (truncated) */
 };
 
