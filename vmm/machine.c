@@ -26,6 +26,8 @@
 #include "vmm/irq.h"
 #include "vmm/kvm.h"
 #include "vmm/layout.h"
+#include "vmm/pci.h"
+#include "vmm/pm.h"
 #include "vmm/serial.h"
 #include "vmm/vcpu.h"
 #include "vmm/vmm.h"
@@ -50,6 +52,8 @@ struct vmm {
 	struct vmm_loop *loop;
 	bool loop_started;
 	struct serial *serial;
+	struct pm *pm;
+	struct pci_host *pci;
 	int serial_out_fd;	/* owned when serial is a file */
 
 	struct vmm_cpu *cpus;
@@ -147,6 +151,11 @@ static void *machine_vcpu_thread(void *arg)
 	struct vmm *vmm = cpu->vmm;
 	unsigned int id = vcpu_id(cpu->vcpu);
 
+	char name[16];
+
+	/* Named so that ps -L / top -H tell the vCPUs apart. */
+	snprintf(name, sizeof(name), "ferry-vcpu%u", id);
+	pthread_setname_np(pthread_self(), name);
 	vcpu_thread_init(cpu->vcpu);
 	while (machine_vcpu_gate(vmm)) {
 		switch (vcpu_run(cpu->vcpu, vmm->bus)) {
@@ -232,6 +241,45 @@ static int machine_serial(struct vmm *vmm, char *err, size_t errlen)
 	ret = serial_new(&sc, &vmm->serial);
 	if (ret)
 		vmm_err(err, errlen, "cannot create the serial port: %s", strerror(-ret));
+	return ret;
+}
+
+/* Runs on a vCPU thread inside a port access: only records the request. */
+static void machine_pm_request(void *opaque, enum pm_request req)
+{
+	struct vmm *vmm = opaque;
+
+	vmm_request_stop(vmm, req == PM_REQUEST_POWEROFF ? VMM_STOP_POWEROFF : VMM_STOP_RESET);
+}
+
+static int machine_chipset(struct vmm *vmm, char *err, size_t errlen)
+{
+	struct pm_config pmc = {
+		.bus = vmm->bus,
+		.sci = { .set = machine_irq_set, .opaque = vmm, .gsi = PM_SCI_GSI },
+		.request = machine_pm_request,
+		.opaque = vmm,
+	};
+	int ret;
+
+	ret = pm_new(&pmc, &vmm->pm);
+	if (ret) {
+		vmm_err(err, errlen, "cannot create the power-management device: %s",
+			strerror(-ret));
+		return ret;
+	}
+	struct pci_host_config pcc = {
+		.bus = vmm->bus,
+		.ecam_base = LAYOUT_PCI_ECAM_START,
+		.ecam_buses = (unsigned int)(LAYOUT_PCI_ECAM_SIZE >> 20),
+		.rcr_read = pm_rcr_read,
+		.rcr_write = pm_rcr_write,
+		.rcr_opaque = vmm->pm,
+	};
+
+	ret = pci_host_new(&pcc, &vmm->pci);
+	if (ret)
+		vmm_err(err, errlen, "cannot create the PCI host bridge: %s", strerror(-ret));
 	return ret;
 }
 
@@ -331,6 +379,9 @@ int vmm_new(const struct vmm_config *cfg, struct vmm **out, char *err, size_t er
 		goto err_free;
 	}
 	ret = machine_serial(vmm, err, errlen);
+	if (ret)
+		goto err_free;
+	ret = machine_chipset(vmm, err, errlen);
 	if (ret)
 		goto err_free;
 
@@ -438,6 +489,19 @@ int vmm_resume(struct vmm *vmm)
 	return ret;
 }
 
+int vmm_request_powerdown(struct vmm *vmm)
+{
+	if (vmm_get_state(vmm) != VMM_STATE_RUNNING)
+		return -EAGAIN;
+	pm_press_power_button(vmm->pm);
+	return 0;
+}
+
+void vmm_request_reset(struct vmm *vmm)
+{
+	vmm_request_stop(vmm, VMM_STOP_RESET);
+}
+
 enum vmm_state vmm_get_state(struct vmm *vmm)
 {
 	enum vmm_state s;
@@ -468,6 +532,8 @@ void vmm_free(struct vmm *vmm)
 			pthread_join(vmm->cpus[i].thread, NULL);
 		vmm->cpus[i].started = false;
 	}
+	pci_host_free(vmm->pci);
+	pm_free(vmm->pm);
 	serial_free(vmm->serial);
 	if (vmm->loop_started)
 		vmm_loop_stop(vmm->loop);

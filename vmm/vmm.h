@@ -115,6 +115,13 @@ void vmm_free(struct vmm *vmm);
 
 /* Requests a stop; vmm_wait() returns.  Also callable from a vCPU thread. */
 void vmm_request_stop(struct vmm *vmm, enum vmm_stop_reason reason);
+/*
+ * Presses the ACPI power button: a guest that handles it powers off, and
+ * the machine then stops with VMM_STOP_POWEROFF.  -EAGAIN unless running.
+ */
+int vmm_request_powerdown(struct vmm *vmm);
+/* A reset ends the run (VMM_STOP_RESET): ferry does not reboot guests. */
+void vmm_request_reset(struct vmm *vmm);
 /* Parks every vCPU outside KVM_RUN; returns once all are parked. */
 int vmm_pause(struct vmm *vmm);
 int vmm_resume(struct vmm *vmm);

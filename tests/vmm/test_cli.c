@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* vmm/cli.c: every option, and every error a person can make. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <string.h>
+
+#include "vmm/cli.h"
+
+#define ARGV(...) ((char *[]){ "ferry", ##__VA_ARGS__, NULL })
+#define ARGC(...) ((int)(sizeof((char *[]){ "ferry", ##__VA_ARGS__ }) / sizeof(char *)))
+#define PARSE(o, err, ...) cli_parse(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), (o), (err), sizeof(err))
+
+static void expect_error(int argc, char **argv, const char *words)
+{
+	struct cli_opts o;
+	char err[512] = "";
+
+	cr_assert_eq(cli_parse(argc, argv, &o, err, sizeof(err)), -EINVAL,
+		     "expected an error mentioning '%s'", words);
+	cr_assert(strstr(err, words), "message '%s' lacks '%s'", err, words);
+	cli_opts_free(&o);
+}
+
+#define EXPECT_ERROR(words, ...) expect_error(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), (words))
+
+Test(cli, defaults)
+{
+	struct cli_opts o;
+	char err[256];
+
+	cr_assert_eq(PARSE(&o, err, "-kernel", "/k"), 0, "%s", err);
+	cr_assert_eq(o.action, CLI_RUN);
+	cr_assert_str_eq(o.vm.kernel, "/k");
+	cr_assert_eq(o.vm.ram_size, 512ULL << 20);
+	cr_assert_eq(o.vm.nr_vcpus, 1);
+	cr_assert_eq(o.vm.serial, VMM_SERIAL_STDIO);
+	cr_assert_null(o.vm.initrd);
+	cr_assert_null(o.vm.cmdline);
+	cr_assert_eq(o.vm.nr_devices, 0);
+	cr_assert_null(o.qmp);
+	cli_opts_free(&o);
+}
+
+Test(cli, every_option)
+{
+	struct cli_opts o;
+	char err[256];
+
+	cr_assert_eq(PARSE(&o, err, "-kernel", "/k", "-initrd", "/i", "-append", "console=ttyS0",
+			   "-m", "2G", "-smp", "4", "-mem-path", "/dev/hugepages",
+			   "-serial", "file:/tmp/con", "-nographic", "-name", "guest=vm1,debug-threads=on",
+			   "-pidfile", "/run/f.pid", "--device",
+			   "vfio-pci,host=0000:01:00.0,id=hostdev0,bus=pci.0,addr=0x2",
+			   "-qmp", "unix:/tmp/q.sock,server,wait=off"), 0, "%s", err);
+	cr_assert_str_eq(o.vm.initrd, "/i");
+	cr_assert_str_eq(o.vm.cmdline, "console=ttyS0");
+	cr_assert_eq(o.vm.ram_size, 2ULL << 30);
+	cr_assert_eq(o.vm.nr_vcpus, 4);
+	cr_assert_str_eq(o.vm.mem_path, "/dev/hugepages");
+	/* -nographic does not override an explicit -serial. */
+	cr_assert_eq(o.vm.serial, VMM_SERIAL_FILE);
+	cr_assert_str_eq(o.vm.serial_path, "/tmp/con");
+	cr_assert_str_eq(o.vm.name, "vm1");
+	cr_assert_str_eq(o.pidfile, "/run/f.pid");
+	cr_assert_eq(o.vm.nr_devices, 1);
+	cr_assert_str_eq(o.vm.devices[0].driver, "vfio-pci");
+	cr_assert_str_eq(o.vm.devices[0].host, "0000:01:00.0");
+	cr_assert_str_eq(o.vm.devices[0].id, "hostdev0");
+	cr_assert_str_eq(o.vm.devices[0].bus, "pci.0");
+	cr_assert_str_eq(o.vm.devices[0].addr, "0x2");
+	cr_assert_str_eq(o.qmp, "unix:/tmp/q.sock,server,wait=off");
+	cli_opts_free(&o);
+}
+
+Test(cli, help_and_version)
+{
+	struct cli_opts o;
+	char err[256];
+
+	cr_assert_eq(PARSE(&o, err, "--help"), 0);
+	cr_assert_eq(o.action, CLI_HELP);
+	cli_opts_free(&o);
+	cr_assert_eq(PARSE(&o, err, "-h"), 0);
+	cr_assert_eq(o.action, CLI_HELP);
+	cli_opts_free(&o);
+	cr_assert_eq(PARSE(&o, err, "--version"), 0);
+	cr_assert_eq(o.action, CLI_VERSION);
+	cli_opts_free(&o);
+	/* Options are taken in order: an error before --help is still reported. */
+	cr_assert_eq(PARSE(&o, err, "-m", "1", "-help"), -EINVAL);
+	cli_opts_free(&o);
+}
+
+Test(cli, memory_sizes)
+{
+	static const struct {
+		const char *text;
+		unsigned long long bytes;
+	} ok[] = {
+		{ "512", 512ULL << 20 }, { "512M", 512ULL << 20 }, { "512m", 512ULL << 20 },
+		{ "2G", 2ULL << 30 }, { "2GiB", 2ULL << 30 }, { "2GB", 2ULL << 30 },
+		{ "1T", 1ULL << 40 }, { "65536K", 64ULL << 20 }, { "size=1G", 1ULL << 30 },
+		{ "16", 16ULL << 20 },
+	};
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		struct cli_opts o;
+		char err[256];
+		char *argv[] = { "ferry", "-kernel", "k", "-m", (char *)ok[i].text, NULL };
+
+		cr_assert_eq(cli_parse(5, argv, &o, err, sizeof(err)), 0, "-m %s: %s", ok[i].text,
+			     err);
+		cr_assert_eq(o.vm.ram_size, ok[i].bytes, "-m %s", ok[i].text);
+		cli_opts_free(&o);
+	}
+}
+
+Test(cli, memory_errors)
+{
+	EXPECT_ERROR("not a size", "-kernel", "k", "-m", "lots");
+	EXPECT_ERROR("not a size", "-kernel", "k", "-m", "5X");
+	EXPECT_ERROR("not a size", "-kernel", "k", "-m", "1.5G");
+	EXPECT_ERROR("not a size", "-kernel", "k", "-m", "-1G");
+	EXPECT_ERROR("not a size", "-kernel", "k", "-m", "");
+	EXPECT_ERROR("too large", "-kernel", "k", "-m", "2T");
+	EXPECT_ERROR("too large", "-kernel", "k", "-m", "99999999999999999999");
+	EXPECT_ERROR("too large", "-kernel", "k", "-m", "18446744073709551615G");
+	EXPECT_ERROR("too small", "-kernel", "k", "-m", "8");
+	EXPECT_ERROR("too small", "-kernel", "k", "-m", "0");
+	EXPECT_ERROR("4 KiB", "-kernel", "k", "-m", "65537K");
+	EXPECT_ERROR("only a size", "-kernel", "k", "-m", "1G,maxmem=4G");
+}
+
+Test(cli, smp)
+{
+	struct cli_opts o;
+	char err[256];
+
+	cr_assert_eq(PARSE(&o, err, "-kernel", "k", "-smp", "cpus=2,sockets=1,cores=2,threads=1"),
+		     0, "%s", err);
+	cr_assert_eq(o.vm.nr_vcpus, 2);
+	cli_opts_free(&o);
+	cr_assert_eq(PARSE(&o, err, "-kernel", "k", "-smp", "3,maxcpus=3"), 0, "%s", err);
+	cr_assert_eq(o.vm.nr_vcpus, 3);
+	cli_opts_free(&o);
+
+	EXPECT_ERROR("1 to 254", "-kernel", "k", "-smp", "0");
+	EXPECT_ERROR("1 to 254", "-kernel", "k", "-smp", "1000");
+	EXPECT_ERROR("not a number", "-kernel", "k", "-smp", "two");
+	EXPECT_ERROR("hot-plug", "-kernel", "k", "-smp", "2,maxcpus=4");
+	EXPECT_ERROR("unknown key", "-kernel", "k", "-smp", "2,books=2");
+}
+
+Test(cli, serial)
+{
+	struct cli_opts o;
+	char err[256];
+
+	cr_assert_eq(PARSE(&o, err, "-kernel", "k", "-serial", "none", "-nographic"), 0);
+	cr_assert_eq(o.vm.serial, VMM_SERIAL_NONE);
+	cli_opts_free(&o);
+	cr_assert_eq(PARSE(&o, err, "-kernel", "k", "-serial", "mon:stdio"), 0);
+	cr_assert_eq(o.vm.serial, VMM_SERIAL_STDIO);
+	cli_opts_free(&o);
+	EXPECT_ERROR("stdio, none or file:PATH", "-kernel", "k", "-serial", "tcp:1234");
+	EXPECT_ERROR("stdio, none or file:PATH", "-kernel", "k", "-serial", "file:");
+}
+
+Test(cli, devices)
+{
+	struct cli_opts o;
+	char err[256];
+
+	cr_assert_eq(PARSE(&o, err, "-kernel", "k", "-device", "passthrough,host=01:00.0",
+			   "-device", "driver=vfio-pci,sysfsdev=/sys/bus/pci/devices/0000:02:00.0",
+			   "-device", "vfio-pci,host=0000:03:1f.7,id=a"), 0, "%s", err);
+	cr_assert_eq(o.vm.nr_devices, 3);
+	cr_assert_str_eq(o.vm.devices[0].driver, "vfio-pci");
+	cr_assert_str_eq(o.vm.devices[0].host, "01:00.0");
+	cr_assert_str_eq(o.vm.devices[1].sysfsdev, "/sys/bus/pci/devices/0000:02:00.0");
+	cr_assert_str_eq(o.vm.devices[2].spec, "vfio-pci,host=0000:03:1f.7,id=a");
+	cli_opts_free(&o);
+
+	EXPECT_ERROR("unknown driver 'e1000'", "-kernel", "k", "-device", "e1000,netdev=n");
+	EXPECT_ERROR("not a PCI address", "-kernel", "k", "-device", "vfio-pci,host=nonsense");
+	EXPECT_ERROR("not a PCI address", "-kernel", "k", "-device", "vfio-pci,host=0000:01:20.0");
+	EXPECT_ERROR("exactly one of host", "-kernel", "k", "-device", "vfio-pci,id=x");
+	EXPECT_ERROR("exactly one of host", "-kernel", "k", "-device",
+		     "vfio-pci,host=01:00.0,sysfsdev=/sys/x");
+	EXPECT_ERROR("unknown property 'rombar'", "-kernel", "k", "-device",
+		     "vfio-pci,host=01:00.0,rombar=0");
+	EXPECT_ERROR("already used", "-kernel", "k", "-device", "vfio-pci,host=01:00.0,id=a",
+		     "-device", "vfio-pci,host=02:00.0,id=a");
+	EXPECT_ERROR("one driver", "-kernel", "k", "-device", "help");
+}
+
+Test(cli, other_errors)
+{
+	EXPECT_ERROR("no kernel", "-m", "1G");
+	EXPECT_ERROR("no kernel");
+	EXPECT_ERROR("empty path", "-kernel", "");
+	EXPECT_ERROR("unknown option '-hda'", "-kernel", "k", "-hda", "disk.img");
+	EXPECT_ERROR("unexpected argument 'disk.img'", "-kernel", "k", "disk.img");
+	EXPECT_ERROR("needs a value", "-kernel", "k", "-append");
+	EXPECT_ERROR("needs a value", "-kernel");
+	EXPECT_ERROR("unix socket", "-kernel", "k", "-qmp", "tcp:localhost:4444");
+	EXPECT_ERROR("unix socket", "-kernel", "k", "-qmp", "unix:");
+}
