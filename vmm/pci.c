@@ -297,6 +297,12 @@ int pci_host_free_slot(struct pci_host *host)
 	return slot;
 }
 
+unsigned int pci_host_intx_gsi(unsigned int slot, unsigned int pin)
+{
+	/* Swizzled like a PCI bridge would, so neighbouring slots share less. */
+	return PCI_HOST_INTX_GSI_BASE + (slot + pin - 1) % PCI_HOST_INTX_GSIS;
+}
+
 /* ---- The host bridge's own config space ---- */
 
 static uint32_t bridge_cfg_read(void *opaque, unsigned int off, unsigned int len)

@@ -67,6 +67,16 @@ int pci_host_remove(struct pci_host *host, unsigned int devfn);
 /* The lowest slot with no function 0, or -ENOSPC. */
 int pci_host_free_slot(struct pci_host *host);
 
+/*
+ * The GSI that INTx pin @pin (1 = INTA .. 4 = INTD) of a function in @slot
+ * raises: the DSDT's _PRT and the devices both use this.  GSIs 16-23 are
+ * the IOAPIC pins above the ISA range (level, active low in ACPI terms; KVM
+ * ignores polarity, so drive the line high to assert).
+ */
+#define PCI_HOST_INTX_GSI_BASE	16
+#define PCI_HOST_INTX_GSIS	8
+unsigned int pci_host_intx_gsi(unsigned int slot, unsigned int pin);
+
 /* One config access by (bus, devfn, offset), as a vCPU would issue it. */
 uint32_t pci_host_cfg_read(struct pci_host *host, unsigned int bus, unsigned int devfn,
 			   unsigned int off, unsigned int len);
