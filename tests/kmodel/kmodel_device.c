@@ -557,11 +557,12 @@ ssize_t km_device_rw(struct kfile *f, void *buf, size_t len, off_t off, bool wri
 
 	if (!f->df->access_granted)
 		return -EINVAL;
+	if (!len)
+		return 0;
 	if (index == VFIO_PCI_CONFIG_REGION_INDEX) {
-		if (pos >= KM_CFG_SIZE)
-			return -EINVAL;
-		if (len > KM_CFG_SIZE - pos)
-			len = KM_CFG_SIZE - pos;
+		/* vfio_config_do_rw(): no clipping at the end, EFAULT */
+		if (pos >= KM_CFG_SIZE || len > KM_CFG_SIZE - pos)
+			return -EFAULT;
 		for (size_t i = 0; i < len; i++) {
 			if (write)
 				km_cfg_write(d, pos + i, ((uint8_t *)buf)[i]);
@@ -570,6 +571,7 @@ ssize_t km_device_rw(struct kfile *f, void *buf, size_t len, off_t off, bool wri
 		}
 		return len;
 	}
+	/* vfio_pci_bar_rw(): clipped at the BAR's end */
 	if (index > VFIO_PCI_BAR5_REGION_INDEX || !d->bar_size[index])
 		return -EINVAL;
 	if (pos >= d->bar_size[index])
