@@ -20,8 +20,12 @@ int vfio_cap_walk(const void *buf, size_t size, size_t hdr_size, uint32_t first,
 		const struct vfio_info_cap_header *cap;
 		int ret;
 
-		/* Forward only, after the fixed header, wholly inside the buffer. */
-		if (off < hdr_size || off % 4 || size < sizeof(*cap) ||
+		/*
+		 * Forward only, after the fixed header, wholly inside the buffer,
+		 * and 8-byte aligned as the kernel lays them out (the payloads
+		 * hold u64s, read in place).
+		 */
+		if (off < hdr_size || off % 8 || size < sizeof(*cap) ||
 		    off > size - sizeof(*cap) || ++n > CAP_MAX)
 			return -EPROTO;
 		cap = (const void *)((const char *)buf + off);

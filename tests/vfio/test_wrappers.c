@@ -45,7 +45,6 @@ static void note(struct script *s, size_t v)
 
 struct info_reply {
 	struct vfio_iommu_type1_info info;
-	uint32_t pad;
 	struct {
 		struct vfio_info_cap_header hdr;
 		uint32_t nr_iovas;
@@ -167,6 +166,9 @@ static int info_hostile(struct script *s, unsigned long req, void *arg)
 	case 5:	/* a backward jump after a forward one */
 		r.avail.header.next = r.info.cap_offset;
 		break;
+	case 6:	/* misaligned: the kernel aligns every capability to 8 bytes */
+		r.info.cap_offset += 4;
+		break;
 	}
 	if (info->argsz < sizeof(r)) {
 		info->argsz = sizeof(r);
@@ -179,7 +181,7 @@ static int info_hostile(struct script *s, unsigned long req, void *arg)
 
 Test(vfio_wrappers, container_info_hostile_chains)
 {
-	for (hostile_case = 0; hostile_case < 6; hostile_case++) {
+	for (hostile_case = 0; hostile_case < 7; hostile_case++) {
 		struct script s = script_new(info_hostile);
 		struct vfio_iommu_info info = { 0 };
 
