@@ -23,6 +23,8 @@ struct serial_config {
 	 * -1: no input.  Otherwise polled through @loop; a terminal is put in
 	 * raw mode (signal keys still reach ferry) until serial_free().
 	 * The fds stay the caller's: serial_free() does not close them.
+	 * epoll cannot poll a regular file: serial_new() then fails with
+	 * -EPERM (use a terminal, pipe or socket for input).
 	 */
 	int in_fd;
 	struct vmm_loop *loop;

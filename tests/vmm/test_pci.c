@@ -2,6 +2,8 @@
 /* vmm/pci.c: config mechanisms, function table, config-space semantics. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "vmm/bus.h"
@@ -351,4 +353,65 @@ Test(pci, bar_moves_follow_command_and_address)
 	cr_assert_eq(m.n, 10);
 	for (int i = 7; i < 10; i++)
 		cr_assert_eq(m.to[i], PCI_BAR_UNMAPPED);
+}
+
+/*
+ * Hot-plug against running vCPUs: after pci_host_remove() returns, the
+ * removed function's ops never run again, and every read sees the function
+ * or all-ones.
+ */
+struct hot {
+	struct rig r;
+	atomic_bool live, stop;
+	atomic_int late_calls;
+};
+
+static uint32_t hot_read(void *opaque, unsigned int off, unsigned int len)
+{
+	struct hot *h = opaque;
+
+	if (!atomic_load(&h->live))
+		atomic_fetch_add(&h->late_calls, 1);
+	return 0x11e81234u;
+}
+
+static const struct pci_func_ops hot_ops = { .cfg_read = hot_read };
+
+static void *hot_vcpu(void *arg)
+{
+	struct hot *h = arg;
+	long bad = 0;
+
+	while (!atomic_load(&h->stop)) {
+		uint32_t v = mmio(&h->r, ecam_addr(0, PCI_DEVFN(4, 0), 0), 4, false, 0);
+
+		if (v != 0x11e81234u && v != 0xffffffffu)
+			bad++;
+	}
+	return (void *)bad;
+}
+
+Test(pci, remove_while_vcpus_read)
+{
+	static struct hot h;
+	pthread_t t[2];
+
+	rig_up(&h.r, 256);
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, hot_vcpu, &h), 0);
+	for (int i = 0; i < 5000; i++) {
+		atomic_store(&h.live, true);
+		cr_assert_eq(pci_host_add(h.r.host, PCI_DEVFN(4, 0), &hot_ops, &h), 0);
+		cr_assert_eq(pci_host_remove(h.r.host, PCI_DEVFN(4, 0)), 0);
+		atomic_store(&h.live, false);
+	}
+	atomic_store(&h.stop, true);
+	for (int i = 0; i < 2; i++) {
+		void *bad;
+
+		pthread_join(t[i], &bad);
+		cr_assert_eq((long)bad, 0);
+	}
+	cr_assert_eq(atomic_load(&h.late_calls), 0);
+	rig_down(&h.r);
 }
