@@ -171,3 +171,35 @@ Test(kvm, a_cdev_fd_registers_before_bind)
 	ct_close(&ct, cd);
 	close_vm();
 }
+
+/*
+ * The same hold on a cdev fd: a bound cdev closed while registered stays
+ * bound, so its group stays blocked until the kvm-vfio device lets go.
+ */
+Test(kvm, a_registered_cdev_stays_bound_after_close)
+{
+	struct vfio_device_bind_iommufd b = { .argsz = sizeof(b) };
+	char path[64];
+	int cd, ictx, ret, g;
+
+	setup_vm(CT_NEED_ONE);
+	if (ct.dev[0].cdev < 0 || !ct.iommufd)
+		cr_skip_test("%s has no VFIO cdev on this kernel", ct.dev[0].bdf);
+	snprintf(path, sizeof(path), "/dev/vfio/devices/vfio%d", ct.dev[0].cdev);
+	ictx = ct_open(&ct, "/dev/iommu");
+	cd = ct_open(&ct, path);
+	cr_assert_eq(file_op(KVM_DEV_VFIO_FILE_ADD, cd), 0);
+	b.iommufd = ictx;
+	cr_assert_eq(ct_ioctl(&ct, cd, VFIO_DEVICE_BIND_IOMMUFD, &b), 0);
+	ct_close(&ct, cd);
+	ret = ct.sys->open(ct.sys, ct.group_path, O_RDWR);
+	cr_expect_eq(ret, -EBUSY, "group open while kvm-vfio holds a bound cdev: %d", ret);
+	if (ret >= 0)
+		ct_close(&ct, ret);
+	ct_close(&ct, kv);
+	g = ct_open_group(&ct);
+	ct_close(&ct, g);
+	ct_close(&ct, vm);
+	ct_close(&ct, kvm);
+	ct_close(&ct, ictx);
+}

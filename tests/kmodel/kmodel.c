@@ -769,14 +769,8 @@ int kmodel_device_bound(struct kmodel *km, const char *bdf)
 
 	if (!d)
 		return -ENODEV;
-	for (size_t i = 0; i < km->nfds; i++) {
-		struct kfile *f = km->fds[i].file;
-
-		if (f->type == KF_DEVICE && f->df->dev == d && !f->df->group &&
-		    f->df->access_granted)
-			return 1;
-	}
-	return 0;
+	/* a cdev file may outlive its fd (kvm-vfio holds it): ask the device */
+	return d->bound_ictx && !d->opened_via_group;
 }
 
 int kmodel_device_kvm(struct kmodel *km, const char *bdf)

@@ -217,3 +217,286 @@ Test(kmodel, bar_mmap_and_pread_see_the_same_bytes)
 	sys->munmap(sys, p, 4096);
 	kmodel_free(km);
 }
+
+/* ---- rules the lab cannot show (no such hardware or kernel there) ---- */
+
+static int vfio_file_op(struct vfio_sys *sys, int kv, uint64_t op, int fd)
+{
+	int32_t v = fd;
+	struct kvm_device_attr attr = { .group = KVM_DEV_VFIO_FILE, .attr = op,
+					.addr = (uintptr_t)&v };
+
+	return sys->ioctl(sys, kv, KVM_SET_DEVICE_ATTR, &attr);
+}
+
+static int kvm_vfio_dev(struct vfio_sys *sys, int *kvm, int *vm)
+{
+	struct kvm_create_device cd = { .type = KVM_DEV_TYPE_VFIO };
+
+	*kvm = sys->open(sys, "/dev/kvm", O_RDWR);
+	cr_assert_geq(*kvm, 0);
+	*vm = sys->ioctl(sys, *kvm, KVM_CREATE_VM, NULL);
+	cr_assert_geq(*vm, 0);
+	cr_assert_eq(sys->ioctl(sys, *vm, KVM_CREATE_DEVICE, &cd), 0);
+	return cd.fd;
+}
+
+static int kvm_vfio_dev_again(struct vfio_sys *sys, int vm)
+{
+	struct kvm_create_device cd = { .type = KVM_DEV_TYPE_VFIO };
+
+	cr_assert_eq(sys->ioctl(sys, vm, KVM_CREATE_DEVICE, &cd), 0);
+	return cd.fd;
+}
+
+static int cdev_bind(struct vfio_sys *sys, int cd, int ictx)
+{
+	struct vfio_device_bind_iommufd b = { .argsz = sizeof(b), .iommufd = ictx };
+
+	return sys->ioctl(sys, cd, VFIO_DEVICE_BIND_IOMMUFD, &b);
+}
+
+Test(kmodel, an_old_kernels_kvm_vfio_refuses_a_cdev_fd)
+{
+	struct kmodel_config cfg = kmodel_config_iommufd();
+	struct kmodel *km;
+	struct vfio_sys *sys;
+	int kvm, vm, kv, cd, g;
+
+	cfg.kvm_vfio_cdev = false;
+	km = kmodel_new(&cfg);
+	cr_assert(km);
+	sys = kmodel_sys(km);
+	cr_assert_eq(kmodel_add_device(km, "0000:00:03.0", 0x1234, 0x11e8, 7), 0);
+	cr_assert_eq(kmodel_bind(km, "0000:00:03.0", "vfio-pci"), 0);
+	kv = kvm_vfio_dev(sys, &kvm, &vm);
+	cd = sys->open(sys, "/dev/vfio/devices/vfio0", O_RDWR);
+	cr_assert_geq(cd, 0);
+	cr_expect_eq(vfio_file_op(sys, kv, KVM_DEV_VFIO_FILE_ADD, cd), -EINVAL);
+	sys->close(sys, cd);
+	g = sys->open(sys, "/dev/vfio/7", O_RDWR);
+	cr_expect_eq(vfio_file_op(sys, kv, KVM_DEV_VFIO_FILE_ADD, g), 0, "groups still are");
+	kmodel_free(km);
+}
+
+/* The device sees KVM only if its file was registered before it was opened/bound. */
+Test(kmodel, kvm_reaches_a_device_registered_before_bind)
+{
+	struct kmodel *km = host_one();
+	struct vfio_sys *sys = kmodel_sys(km);
+	int kvm, vm, kv, cd, ictx;
+
+	kv = kvm_vfio_dev(sys, &kvm, &vm);
+	ictx = sys->open(sys, "/dev/iommu", O_RDWR);
+	cd = sys->open(sys, "/dev/vfio/devices/vfio0", O_RDWR);
+	cr_assert_eq(vfio_file_op(sys, kv, KVM_DEV_VFIO_FILE_ADD, cd), 0);
+	cr_assert_eq(cdev_bind(sys, cd, ictx), 0);
+	cr_expect_eq(kmodel_device_kvm(km, "0000:00:03.0"), 1);
+	/* kvm-vfio holds the file: closing the fd alone does not unbind */
+	cr_assert_eq(sys->close(sys, cd), 0);
+	cr_expect_eq(kmodel_device_bound(km, "0000:00:03.0"), 1);
+	sys->close(sys, kv);
+	cr_expect_eq(kmodel_device_bound(km, "0000:00:03.0"), 0);
+	cr_expect_eq(kmodel_device_kvm(km, "0000:00:03.0"), -EBADFD);
+	kv = kvm_vfio_dev_again(sys, vm);
+	cd = sys->open(sys, "/dev/vfio/devices/vfio0", O_RDWR);
+	cr_assert_eq(cdev_bind(sys, cd, ictx), 0);
+	cr_assert_eq(vfio_file_op(sys, kv, KVM_DEV_VFIO_FILE_ADD, cd), 0);
+	cr_expect_eq(kmodel_device_kvm(km, "0000:00:03.0"), 0, "registered after bind: no KVM");
+	kmodel_free(km);
+}
+
+Test(kmodel, msix_bar_reports_msix_mappable_and_sparse_areas)
+{
+	struct kmodel *km = host_one();
+	struct vfio_sys *sys = kmodel_sys(km);
+	struct vfio_region_sparse_mmap_area areas[2] = { { 0, 0x2000 }, { 0x3000, 0x1000 } };
+	union {
+		struct vfio_region_info ri;
+		uint8_t raw[512];
+	} u = { .ri = { .argsz = sizeof(struct vfio_region_info), .index = 2 } };
+	bool msix = false, sparse = false;
+	int g, c, d;
+
+	cr_assert_eq(kmodel_device_set_msix(km, "0000:00:03.0", 8, 2, 0x2000), 0);
+	cr_assert_eq(kmodel_device_set_sparse_mmap(km, "0000:00:03.0", 2, areas, 2), 0);
+	g = sys->open(sys, "/dev/vfio/7", O_RDWR);
+	c = sys->open(sys, "/dev/vfio/vfio", O_RDWR);
+	cr_assert_eq(sys->ioctl(sys, g, VFIO_GROUP_SET_CONTAINER, &c), 0);
+	d = sys->ioctl(sys, g, VFIO_GROUP_GET_DEVICE_FD, "0000:00:03.0");
+	cr_assert_geq(d, 0);
+	cr_assert_eq(sys->ioctl(sys, d, VFIO_DEVICE_GET_REGION_INFO, &u.ri), 0);
+	cr_assert(u.ri.flags & VFIO_REGION_INFO_FLAG_CAPS);
+	cr_assert(u.ri.flags & VFIO_REGION_INFO_FLAG_MMAP);
+	cr_assert_gt(u.ri.argsz, sizeof(u.ri));
+	u.ri.argsz = sizeof(u);
+	cr_assert_eq(sys->ioctl(sys, d, VFIO_DEVICE_GET_REGION_INFO, &u.ri), 0);
+	for (uint32_t off = u.ri.cap_offset; off;) {
+		struct vfio_info_cap_header *h = (void *)(u.raw + off);
+
+		if (h->id == VFIO_REGION_INFO_CAP_MSIX_MAPPABLE)
+			msix = true;
+		if (h->id == VFIO_REGION_INFO_CAP_SPARSE_MMAP) {
+			struct vfio_region_info_cap_sparse_mmap *s = (void *)h;
+
+			sparse = s->nr_areas == 2 && s->areas[1].offset == 0x3000;
+		}
+		off = h->next;
+	}
+	cr_expect(msix);
+	cr_expect(sparse);
+	{
+		struct vfio_irq_info ii = { .argsz = sizeof(ii), .index = VFIO_PCI_MSIX_IRQ_INDEX };
+
+		cr_assert_eq(sys->ioctl(sys, d, VFIO_DEVICE_GET_IRQ_INFO, &ii), 0);
+		cr_expect_eq(ii.count, 8);
+	}
+	kmodel_free(km);
+}
+
+Test(kmodel, without_interrupt_remapping_set_iommu_is_eperm)
+{
+	struct kmodel_config cfg = kmodel_config_legacy();
+	struct kmodel *km;
+	struct vfio_sys *sys;
+	int g, c;
+
+	cfg.irq_remap = false;
+	km = kmodel_new(&cfg);
+	cr_assert(km);
+	sys = kmodel_sys(km);
+	cr_assert_eq(kmodel_add_device(km, "0000:00:03.0", 0x1234, 0x11e8, 7), 0);
+	cr_assert_eq(kmodel_bind(km, "0000:00:03.0", "vfio-pci"), 0);
+	g = sys->open(sys, "/dev/vfio/7", O_RDWR);
+	c = sys->open(sys, "/dev/vfio/vfio", O_RDWR);
+	cr_assert_eq(sys->ioctl(sys, g, VFIO_GROUP_SET_CONTAINER, &c), 0);
+	cr_expect_eq(sys->ioctl(sys, c, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_TYPE1v2_IOMMU),
+		     -EPERM);
+	kmodel_free(km);
+}
+
+/* vfio_device_remove_group(): the last vfio device leaving revokes an open group. */
+Test(kmodel, unbinding_the_last_device_revokes_an_open_group)
+{
+	struct kmodel *km = host_one();
+	struct vfio_sys *sys = kmodel_sys(km);
+	struct vfio_group_status st = { .argsz = sizeof(st) };
+	int g, c, d;
+
+	g = sys->open(sys, "/dev/vfio/7", O_RDWR);
+	c = sys->open(sys, "/dev/vfio/vfio", O_RDWR);
+	cr_assert_eq(sys->ioctl(sys, g, VFIO_GROUP_SET_CONTAINER, &c), 0);
+	d = sys->ioctl(sys, g, VFIO_GROUP_GET_DEVICE_FD, "0000:00:03.0");
+	cr_assert_geq(d, 0);
+	cr_expect_eq(kmodel_bind(km, "0000:00:03.0", NULL), -EBUSY, "an open device stays bound");
+	cr_assert_eq(sys->close(sys, d), 0);
+	cr_assert_eq(kmodel_bind(km, "0000:00:03.0", NULL), 0);
+	cr_expect_eq(sys->ioctl(sys, g, VFIO_GROUP_GET_STATUS, &st), -ENODEV);
+	cr_expect_eq(sys->ioctl(sys, g, VFIO_GROUP_SET_CONTAINER, &c), -EINVAL,
+		     "compat: the iommufd is still set");
+	cr_assert_eq(sys->close(sys, g), 0);
+	kmodel_free(km);
+}
+
+/* A host driver cannot probe while userspace owns the group's DMA. */
+Test(kmodel, host_driver_cannot_bind_into_an_owned_group)
+{
+	struct kmodel *km = kmodel_new(NULL);
+	struct vfio_sys *sys;
+	int cd, ictx;
+
+	cr_assert(km);
+	sys = kmodel_sys(km);
+	cr_assert_eq(kmodel_add_device(km, "0000:01:01.0", 0x1234, 0x11e8, 9), 0);
+	cr_assert_eq(kmodel_add_device(km, "0000:01:02.0", 0x1234, 0x11e8, 9), 0);
+	cr_assert_eq(kmodel_bind(km, "0000:01:01.0", "vfio-pci"), 0);
+	ictx = sys->open(sys, "/dev/iommu", O_RDWR);
+	cd = sys->open(sys, "/dev/vfio/devices/vfio0", O_RDWR);
+	cr_assert_eq(cdev_bind(sys, cd, ictx), 0);
+	cr_expect_eq(kmodel_bind(km, "0000:01:02.0", "e1000e"), -EBUSY);
+	cr_expect_eq(kmodel_bind(km, "0000:01:02.0", "pci-stub"), 0, "driver_managed_dma");
+	kmodel_free(km);
+}
+
+/* iommufd pins when a domain arrives and refuses one over a mapped reserved range. */
+Test(kmodel, ioas_pins_and_checks_reserved_iova_at_attach)
+{
+	struct kmodel *km = host_one();
+	struct vfio_sys *sys = kmodel_sys(km);
+	size_t len = 64 << 10;
+	void *buf = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct iommu_ioas_alloc a = { .size = sizeof(a) };
+	struct iommu_ioas_map m = {
+		.size = sizeof(m), .flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE,
+		.user_va = (uintptr_t)buf, .length = len, .iova = 0xfee00000,
+	};
+	struct iommu_ioas_unmap u = { .size = sizeof(u), .iova = 0xfee00000, .length = len };
+	struct vfio_device_attach_iommufd_pt at = { .argsz = sizeof(at) };
+	int cd, ictx;
+
+	cr_assert_neq(buf, MAP_FAILED);
+	ictx = sys->open(sys, "/dev/iommu", O_RDWR);
+	cd = sys->open(sys, "/dev/vfio/devices/vfio0", O_RDWR);
+	cr_assert_eq(cdev_bind(sys, cd, ictx), 0);
+	cr_assert_eq(sys->ioctl(sys, ictx, IOMMU_IOAS_ALLOC, &a), 0);
+	m.ioas_id = u.ioas_id = at.pt_id = a.out_ioas_id;
+	cr_assert_eq(sys->ioctl(sys, ictx, IOMMU_IOAS_MAP, &m), 0);
+	cr_expect_eq(kmodel_pinned_bytes(km), 0);
+	cr_expect_eq(sys->ioctl(sys, cd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at), -EADDRINUSE);
+	cr_assert_eq(sys->ioctl(sys, ictx, IOMMU_IOAS_UNMAP, &u), 0);
+	m.iova = 1 << 20;
+	cr_assert_eq(sys->ioctl(sys, ictx, IOMMU_IOAS_MAP, &m), 0);
+	kmodel_set_memlock(km, len / 2);
+	cr_expect_eq(sys->ioctl(sys, cd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at), -ENOMEM);
+	kmodel_set_memlock(km, len);
+	cr_assert_eq(sys->ioctl(sys, cd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &at), 0);
+	cr_expect_eq(kmodel_pinned_bytes(km), len);
+	{
+		uint32_t pt = 0;
+
+		cr_assert_eq(kmodel_device_attached_pt(km, "0000:00:03.0", &pt), 0);
+		cr_expect_eq(pt, a.out_ioas_id);
+	}
+	/* an allocated IOVA avoids the reserved window */
+	m.flags = IOMMU_IOAS_MAP_READABLE;
+	m.iova = 0;
+	kmodel_set_memlock(km, 1ULL << 40);
+	cr_assert_eq(sys->ioctl(sys, ictx, IOMMU_IOAS_MAP, &m), 0);
+	cr_expect(m.iova + len <= 0xfee00000 || m.iova > 0xfeefffff);
+	cr_assert_eq(sys->close(sys, cd), 0);
+	cr_expect_eq(kmodel_pinned_bytes(km), 0, "the last domain gone unpins");
+	kmodel_free(km);
+	munmap(buf, len);
+}
+
+/* container_users: 1 for the group, + 1 per open device (not per fd). */
+Test(kmodel, container_users_count_devices_not_fds)
+{
+	struct kmodel_config cfg = kmodel_config_legacy();
+	struct kmodel *km = kmodel_new(&cfg);
+	struct vfio_sys *sys;
+	struct kmodel_group_state st;
+	int g, c, d1, d2;
+
+	cr_assert(km);
+	sys = kmodel_sys(km);
+	cr_assert_eq(kmodel_add_device(km, "0000:00:03.0", 0x1234, 0x11e8, 7), 0);
+	cr_assert_eq(kmodel_bind(km, "0000:00:03.0", "vfio-pci"), 0);
+	g = sys->open(sys, "/dev/vfio/7", O_RDWR);
+	c = sys->open(sys, "/dev/vfio/vfio", O_RDWR);
+	cr_assert_eq(sys->ioctl(sys, g, VFIO_GROUP_SET_CONTAINER, &c), 0);
+	cr_assert_eq(sys->ioctl(sys, c, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_TYPE1v2_IOMMU), 0);
+	d1 = sys->ioctl(sys, g, VFIO_GROUP_GET_DEVICE_FD, "0000:00:03.0");
+	d2 = sys->ioctl(sys, g, VFIO_GROUP_GET_DEVICE_FD, "0000:00:03.0");
+	cr_assert(d1 >= 0 && d2 >= 0);
+	cr_assert_eq(kmodel_group_state(km, 7, &st), 0);
+	cr_expect_eq(st.container_users, 2);
+	cr_expect_eq(st.device_fds, 2);
+	cr_expect_eq(kmodel_device_open_count(km, "0000:00:03.0"), 2);
+	cr_expect_eq(kmodel_container_has_iommu(km, c), 1);
+	sys->close(sys, d1);
+	sys->close(sys, d2);
+	sys->close(sys, g);
+	cr_expect_eq(kmodel_container_has_iommu(km, c), 0, "the last group took the IOMMU");
+	kmodel_free(km);
+}
