@@ -7,6 +7,8 @@
  * callback, so vmm_bus_unregister() (write lock) returns only once no
  * callback of the removed range is running.  The lock prefers writers:
  * vCPUs hammer the read side, and a hot-plug must not starve behind them.
+ * For the same reason an op must not call vmm_bus_access() itself: a read
+ * lock taken twice deadlocks as soon as a writer queues between the two.
  */
 #include <errno.h>
 #include <pthread.h>

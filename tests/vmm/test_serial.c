@@ -3,6 +3,8 @@
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdlib.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "vmm/bus.h"
@@ -311,4 +313,56 @@ Test(serial, ports_go_away_on_free)
 	cr_assert_eq(v, 0xff);
 	r.uart = NULL;
 	rig_down(&r);
+}
+
+/* A terminal as input: raw while the UART lives, restored afterwards. */
+Test(serial, tty_input_is_raw_then_restored)
+{
+	struct vmm_bus *bus = vmm_bus_new();
+	struct vmm_loop *loop;
+	struct serial *uart;
+	struct termios before, during, after;
+	struct serial_config cfg;
+	int master, slave;
+	uint8_t v = 0;
+
+	master = posix_openpt(O_RDWR | O_NOCTTY);
+	cr_assert_geq(master, 0);
+	cr_assert_eq(grantpt(master), 0);
+	cr_assert_eq(unlockpt(master), 0);
+	slave = open(ptsname(master), O_RDWR | O_NOCTTY);
+	cr_assert_geq(slave, 0);
+	cr_assert_eq(tcgetattr(slave, &before), 0);
+	cr_assert(before.c_lflag & ICANON);
+
+	cr_assert_eq(vmm_loop_new(&loop), 0);
+	cr_assert_eq(vmm_loop_start(loop), 0);
+	cfg = (struct serial_config){ .bus = bus, .base = COM1, .out_fd = -1, .in_fd = slave,
+				      .loop = loop };
+	cr_assert_eq(serial_new(&cfg, &uart), 0);
+	cr_assert_eq(tcgetattr(slave, &during), 0);
+	cr_assert_eq(during.c_lflag & (ICANON | ECHO), 0, "canonical mode and echo off");
+	cr_assert(during.c_lflag & ISIG, "^C still reaches ferry");
+
+	/* No line discipline in the way: one key, no newline, reaches the guest. */
+	cr_assert_eq(write(master, "q", 1), 1);
+	for (int i = 0; i < 5000; i++) {
+		cr_assert(vmm_bus_access(bus, VMM_BUS_PIO, COM1 + 5, &v, 1, false));
+		if (v & 1)
+			break;
+		usleep(1000);
+	}
+	cr_assert(v & 1);
+	cr_assert(vmm_bus_access(bus, VMM_BUS_PIO, COM1, &v, 1, false));
+	cr_assert_eq(v, 'q');
+
+	serial_free(uart);
+	cr_assert_eq(tcgetattr(slave, &after), 0);
+	cr_assert_eq(after.c_lflag, before.c_lflag);
+	cr_assert_eq(after.c_iflag, before.c_iflag);
+	cr_assert_eq(after.c_oflag, before.c_oflag);
+	vmm_loop_free(loop);
+	close(slave);
+	close(master);
+	vmm_bus_free(bus);
 }
