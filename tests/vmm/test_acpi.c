@@ -194,6 +194,11 @@ static void dump(const char *dir, const char *name, const uint8_t *t, size_t len
 	fclose(f);
 }
 
+static void dump_table(const char *dir, const char *name, const uint8_t *t)
+{
+	dump(dir, name, t, get32(t + 4));
+}
+
 /* iasl -d succeeds and says nothing alarming; returns the .dsl text. */
 static char *disassemble(const char *dir, const char *name, const uint8_t *t)
 {
@@ -272,6 +277,52 @@ Test(acpi, iasl_disassembles_every_table)
 	cr_assert_eq(status, 0, "%s", log);
 	cr_assert(strstr(log, "0 Errors"), "%s", log);
 	free(log);
+	rm_rf(dir);
+}
+
+/*
+ * ACPICA's own interpreter (acpiexec) loads the tables as an OS would and
+ * evaluates what Linux evaluates: \_S5 for power-off, PCI0's _CRS and _PRT.
+ */
+Test(acpi, acpiexec_loads_and_evaluates)
+{
+	char dir[] = "/tmp/ferry-acpiexec-XXXXXX", cmd[512], *out;
+	uint64_t rsdp_gpa = build(&cfg2);
+	const uint8_t *rsdp = mem + (rsdp_gpa - BASE), *xsdt, *fadt;
+	FILE *p;
+	size_t n;
+
+	cr_assert(mkdtemp(dir));
+	xsdt = table(get64(rsdp + 24), "XSDT");
+	fadt = table(get64(xsdt + 36), "FACP");
+	dump_table(dir, "dsdt.dat", table(get64(fadt + 140), "DSDT"));
+	dump_table(dir, "facp.dat", fadt);
+	dump_table(dir, "apic.dat", table(get64(xsdt + 44), "APIC"));
+	dump_table(dir, "mcfg.dat", table(get64(xsdt + 52), "MCFG"));
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && timeout 60 acpiexec -b 'evaluate \\_S5; evaluate \\_SB.PCI0._PRT; "
+		 "evaluate \\_SB.COM1._CRS' dsdt.dat facp.dat apic.dat mcfg.dat 2>&1", dir);
+	p = popen(cmd, "r");
+	cr_assert(p, "cannot run acpiexec (apt-get install acpica-tools)");
+	out = calloc(1, 1 << 20);
+	n = fread(out, 1, (1 << 20) - 1, p);
+	out[n] = 0;
+	cr_assert_eq(pclose(p), 0, "%s", out);
+
+	cr_assert(strstr(out, "1 ACPI AML tables successfully acquired and loaded"), "%s", out);
+	cr_assert_null(strstr(out, "ACPI Error"), "%s", out);
+	cr_assert_null(strstr(out, "ACPI Warning"), "%s", out);
+	cr_assert(strstr(out, "Initialized GPE 00 to 0F [_GPE] 2 regs on interrupt 0x9 (SCI)"),
+		  "%s", out);
+	/* \_S5 = { 5, 0, 0, 0 }: the SLP_TYP pm.c powers off on. */
+	cr_assert(strstr(out, "Evaluation of \\_S5 returned"), "%s", out);
+	cr_assert(strstr(out, "[Package] Contains 4 Elements:\n    [Integer] = 0000000000000005"),
+		  "%s", out);
+	/* _PRT: 32 slots x 4 pins. */
+	cr_assert(strstr(out, "[Package] Contains 128 Elements:"), "%s", out);
+	/* COM1's _CRS: the IO descriptor for 0x3f8 and IRQ 4 (mask 0x0010). */
+	cr_assert(strstr(out, "47 01 F8 03 F8 03 01 08 22 10 00 79"), "%s", out);
+	free(out);
 	rm_rf(dir);
 }
 
