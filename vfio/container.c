@@ -12,11 +12,11 @@ int vfio_container_api_version(struct vfio_sys *sys, int fd)
 	return sys->ioctl(sys, fd, VFIO_GET_API_VERSION, NULL);
 }
 
-int vfio_container_open(struct vfio_sys *sys)
+static int container_open(struct vfio_sys *sys, const char *path)
 {
 	int fd, ret;
 
-	fd = sys->open(sys, "/dev/vfio/vfio", O_RDWR);
+	fd = sys->open(sys, path, O_RDWR);
 	if (fd < 0)
 		return fd;
 	ret = vfio_container_api_version(sys, fd);
@@ -27,6 +27,16 @@ int vfio_container_open(struct vfio_sys *sys)
 		return ret;
 	}
 	return fd;
+}
+
+int vfio_container_open(struct vfio_sys *sys)
+{
+	return container_open(sys, "/dev/vfio/vfio");
+}
+
+int vfio_container_open_iommufd(struct vfio_sys *sys)
+{
+	return container_open(sys, "/dev/iommu");
 }
 
 int vfio_container_check_extension(struct vfio_sys *sys, int fd, unsigned long ext)

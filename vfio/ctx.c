@@ -20,7 +20,8 @@ int vfio_ctx_new(struct vfio_sys *sys, const struct vfio_ctx_opts *opts,
 	struct vfio_ctx *ctx;
 
 	if (!sys || !opts || (opts->backend != VFIO_BACKEND_CONTAINER &&
-			      opts->backend != VFIO_BACKEND_IOMMUFD))
+			      opts->backend != VFIO_BACKEND_IOMMUFD &&
+			      opts->backend != VFIO_BACKEND_IOMMUFD_COMPAT))
 		return -EINVAL;
 	ctx = calloc(1, sizeof(*ctx));
 	if (!ctx)
@@ -91,6 +92,15 @@ static void ctx_set_ranges(struct vfio_ctx *ctx, struct vfio_iova_span *ranges, 
 
 static int ctx_explain_container_open(struct vfio_ctx *ctx, int errnum, struct vfio_err *err)
 {
+	if (ctx->opts.backend == VFIO_BACKEND_IOMMUFD_COMPAT) {
+		if (errnum == -ENOENT)
+			return vfio_err_set(err, errnum,
+					    "/dev/iommu does not exist: this kernel has no iommufd "
+					    "(CONFIG_IOMMUFD; try `modprobe iommufd`). Use the "
+					    "container backend instead");
+		return vfio_err_set(err, errnum, "opening /dev/iommu as a VFIO container: %s",
+				    strerror(-errnum));
+	}
 	switch (errnum) {
 	case -ENOENT:
 		return vfio_err_set(err, errnum,
@@ -163,7 +173,10 @@ int vfio_ctx_container_join(struct vfio_ctx *ctx, int group_fd, unsigned int gro
 	int ret;
 
 	if (ctx->container_fd < 0) {
-		ret = vfio_container_open(sys);
+		if (ctx->opts.backend == VFIO_BACKEND_IOMMUFD_COMPAT)
+			ret = vfio_container_open_iommufd(sys);
+		else
+			ret = vfio_container_open(sys);
 		if (ret < 0)
 			return ctx_explain_container_open(ctx, ret, err);
 		ctx->container_fd = ret;

@@ -164,6 +164,11 @@ void vfio_iommu_info_release(struct vfio_iommu_info *info);
 
 /* Opens /dev/vfio/vfio and checks VFIO_GET_API_VERSION; returns the fd. */
 int vfio_container_open(struct vfio_sys *sys);
+/*
+ * Opens /dev/iommu for use as a VFIO container: groups take it in
+ * SET_CONTAINER and iommufd's compat layer serves the container ioctls on it.
+ */
+int vfio_container_open_iommufd(struct vfio_sys *sys);
 int vfio_container_api_version(struct vfio_sys *sys, int fd);
 /* VFIO_CHECK_EXTENSION: > 0 supported, 0 not. */
 int vfio_container_check_extension(struct vfio_sys *sys, int fd, unsigned long ext);
@@ -311,6 +316,11 @@ enum vfio_backend {
 	VFIO_BACKEND_CONTAINER,
 	/* Device cdevs bound to one iommufd, attached to one IOAS. */
 	VFIO_BACKEND_IOMMUFD,
+	/*
+	 * Groups whose container is an iommufd fd (/dev/iommu in
+	 * SET_CONTAINER): the group API on iommufd's VFIO compat layer.
+	 */
+	VFIO_BACKEND_IOMMUFD_COMPAT,
 };
 
 struct vfio_ctx_opts {

@@ -378,3 +378,32 @@ Test(vfio_ctx, attach_twice_is_refused, .init = setup_legacy, .fini = teardown)
 	cr_assert(strstr(err.msg, "0000:00:03.0 is already attached"), "%s", err.msg);
 	detach(dev);
 }
+
+Test(vfio_ctx, iommufd_fd_as_the_container, .fini = teardown)
+{
+	struct kmodel_config cfg = kmodel_config_iommufd();
+	struct vfio_device *a, *b;
+	int setc, cfd;
+
+	env_init(&e, &cfg, VFIO_BACKEND_IOMMUFD_COMPAT, true);
+	env_add_ram(&e, 0);
+	env_add_ram(&e, 0x100000000ULL);
+	fault_sys_record(&e.fault, true);
+	a = attach("0000:00:03.0");
+	b = attach("0000:00:04.0");
+	cfd = vfio_ctx_container_fd(e.ctx);
+	cr_assert_eq(count_calls(FAULT_OPEN, 0, "/dev/iommu"), 1);
+	cr_assert_eq(count_calls(FAULT_OPEN, 0, "/dev/vfio/vfio"), 0);
+	setc = find_call(FAULT_IOCTL, VFIO_GROUP_SET_CONTAINER, -1, 0);
+	cr_assert_geq(setc, 0);
+	/* The groups are attached to the iommufd (seed 004's compat path). */
+	cr_assert(group(5).iommufd && !group(5).container);
+	cr_assert(group(6).iommufd);
+	cr_assert_eq(count_calls(FAULT_IOCTL, VFIO_IOMMU_MAP_DMA, NULL), 2, "RAM mapped once");
+	cr_assert_gt(kmodel_pinned_bytes(e.km), 0);
+	(void)cfd;
+	detach(a);
+	detach(b);
+	cr_assert_eq(kmodel_pinned_bytes(e.km), 0);
+	cr_assert_eq(group(5).opened, false);
+}

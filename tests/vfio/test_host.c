@@ -178,3 +178,32 @@ Test(vfio_host, iommufd_wrappers, .init = setup, .fini = teardown)
 	cr_assert_eq(vfio_iommufd_destroy(e.sys, fd, ioas), -ENOENT);
 	cr_assert_eq(e.sys->close(e.sys, fd), 0);
 }
+
+/* The cdev path by hand: bind, a HWPT on the IOAS, attach to it, detach. */
+Test(vfio_host, cdev_and_hwpt_wrappers, .init = setup, .fini = teardown)
+{
+	struct vfio_bdf a = bdf("0000:00:04.0");
+	uint32_t ioas, dev_id, hwpt;
+	char cdev[32];
+	int ifd, dfd;
+
+	cr_assert_eq(vfio_host_device_cdev(e.sys, &a, cdev, sizeof(cdev)), 0);
+	ifd = vfio_iommufd_open(e.sys);
+	cr_assert_geq(ifd, 0);
+	cr_assert_eq(vfio_iommufd_ioas_alloc(e.sys, ifd, &ioas), 0);
+	dfd = vfio_devfd_open_cdev(e.sys, cdev);
+	cr_assert_geq(dfd, 0);
+	cr_assert_eq(vfio_devfd_open_cdev(e.sys, "../vfio/5"), -EINVAL);
+	cr_assert_eq(vfio_devfd_bind_iommufd(e.sys, dfd, ifd, &dev_id), 0);
+	cr_assert_eq(kmodel_device_bound(e.km, "0000:00:04.0"), 1);
+	cr_assert_eq(vfio_iommufd_hwpt_alloc(e.sys, ifd, dev_id, ioas, 0, &hwpt), 0);
+	cr_assert_neq(hwpt, ioas);
+	cr_assert_eq(vfio_devfd_attach_pt(e.sys, dfd, hwpt), 0);
+	/* The HWPT is in use while the device is attached to it. */
+	cr_assert_eq(vfio_iommufd_destroy(e.sys, ifd, hwpt), -EBUSY);
+	cr_assert_eq(vfio_devfd_detach_pt(e.sys, dfd), 0);
+	cr_assert_eq(vfio_iommufd_destroy(e.sys, ifd, hwpt), 0);
+	cr_assert_eq(e.sys->close(e.sys, dfd), 0);
+	cr_assert_eq(kmodel_device_bound(e.km, "0000:00:04.0"), 0);
+	cr_assert_eq(e.sys->close(e.sys, ifd), 0);
+}
