@@ -380,7 +380,9 @@ static int km_type1_get_info(struct kmodel *km, struct kcontainer *c,
 	info->flags = VFIO_IOMMU_INFO_PGSIZES | VFIO_IOMMU_INFO_CAPS;
 	info->iova_pgsizes = km->pgsizes;
 	if (info->argsz < base + size) {
-		/* Too small: say how much is needed; no chain, cap_offset untouched. */
+		/* Too small: say how much is needed; no chain. */
+		if (info->argsz >= sizeof(*info))
+			info->cap_offset = 0;
 		info->argsz = base + size;
 		return 0;
 	}

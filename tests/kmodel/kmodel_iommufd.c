@@ -550,7 +550,8 @@ static int km_compat_get_info(struct kmodel *km, struct kioas *a,
 	total += (iova_len + 7) & ~(size_t)7;
 	/* Each cap is filled in as far as it fits, as the kernel does. */
 	if (argsz >= avail_off + sizeof(dma)) {
-		dma.header.next = argsz >= total ? iova_off : 0;
+		/* the kernel links the next cap once the buffer reaches its offset */
+		dma.header.next = argsz >= iova_off ? iova_off : 0;
 		memcpy(base + avail_off, &dma, sizeof(dma));
 	}
 	if (argsz >= iova_off + iova_len) {
