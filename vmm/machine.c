@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "memory/memory.h"
+#include "vmm/acpi.h"
 #include "vmm/boot.h"
 #include "vmm/bus.h"
 #include "vmm/irq.h"
@@ -31,6 +32,10 @@
 #include "vmm/serial.h"
 #include "vmm/vcpu.h"
 #include "vmm/vmm.h"
+
+/* The 64-bit PCI MMIO window starts at the first GiB boundary above RAM. */
+#define VMM_MMIO64_ALIGN	(1ULL << 30)
+#define VMM_MMIO64_SIZE		(32ULL << 30)
 
 /* The APIC ids must fit the xAPIC's 8 bits (no x2APIC/IR set-up here). */
 #define VMM_MAX_VCPUS 254
@@ -283,6 +288,28 @@ static int machine_chipset(struct vmm *vmm, char *err, size_t errlen)
 	return ret;
 }
 
+/* Writes the ACPI tables into their reserved area; returns the RSDP's address. */
+static int machine_acpi(struct vmm *vmm, uint64_t *rsdp, char *err, size_t errlen)
+{
+	uint64_t top = mem_ram_high_end(vmm->ram);
+	struct acpi_config ac = {
+		.ncpus = vmm->cfg.nr_vcpus,
+		.mmio64_size = VMM_MMIO64_SIZE,
+	};
+	void *dst = mem_map_gpa_to_hva(vmm->map, LAYOUT_ACPI_START, LAYOUT_ACPI_SIZE);
+	int ret;
+
+	if (top < MEM_HIGH_RAM_BASE)
+		top = MEM_HIGH_RAM_BASE;
+	ac.mmio64_base = (top + VMM_MMIO64_ALIGN - 1) & ~(VMM_MMIO64_ALIGN - 1);
+	if (!dst)
+		return -EFAULT;
+	ret = acpi_build_tables(&ac, dst, LAYOUT_ACPI_START, LAYOUT_ACPI_SIZE, rsdp);
+	if (ret)
+		vmm_err(err, errlen, "cannot build the ACPI tables: %s", strerror(-ret));
+	return ret;
+}
+
 static int machine_check(const struct vmm_config *cfg, char *err, size_t errlen)
 {
 	if (!cfg->kernel) {
@@ -385,6 +412,9 @@ int vmm_new(const struct vmm_config *cfg, struct vmm **out, char *err, size_t er
 	if (ret)
 		goto err_free;
 
+	ret = machine_acpi(vmm, &bcfg.rsdp, err, errlen);
+	if (ret)
+		goto err_free;
 	bram.low_top = mem_ram_low_top(vmm->ram);
 	bram.high_end = mem_ram_high_end(vmm->ram);
 	ret = boot_load(vmm->map, &bram, &bcfg, &boot, err, errlen);

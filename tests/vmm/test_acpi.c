@@ -121,7 +121,8 @@ Test(acpi, structure_and_checksums)
 			if (e[3] == 0)
 				cr_assert_eq(get32(e + 4), 2);
 			else
-				cr_assert(e[3] == 9 && get32(e + 4) == 9 && (e[8] | e[9] << 8) == 0xd);
+				cr_assert(e[3] == 9 && get32(e + 4) == 9 &&
+					  (e[8] | e[9] << 8) == 0xd);
 			isos++;
 		}
 		e += e[1];

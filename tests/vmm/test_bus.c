@@ -207,7 +207,8 @@ Test(bus, concurrent_register_and_access)
 		cr_assert_eq(pthread_create(&t[i], NULL, hot_reader, &h), 0);
 	for (int i = 0; i < 20000; i++) {
 		atomic_store(&h.live, 1);
-		cr_assert_eq(vmm_bus_register(h.bus, VMM_BUS_MMIO, 0x2000, 0x1000, &hot_ops, &h), 0);
+		cr_assert_eq(vmm_bus_register(h.bus, VMM_BUS_MMIO, 0x2000, 0x1000, &hot_ops, &h),
+			     0);
 		cr_assert_eq(vmm_bus_unregister(h.bus, VMM_BUS_MMIO, 0x2000), 0);
 		atomic_store(&h.live, 0);
 	}
