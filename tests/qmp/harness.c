@@ -36,25 +36,30 @@ bool th_logged(struct th *t, const char *needle)
 	return found;
 }
 
-void th_start(struct th *t, const struct qmp_server_config *cfg)
+void th_server_start(struct th *t, const struct qmp_server_config *cfg)
 {
 	struct qmp_server_config c = { 0 };
 	char err[512] = "";
 
-	memset(t, 0, sizeof(*t));
-	pthread_mutex_init(&t->log_lock, NULL);
 	if (cfg)
 		c = *cfg;
-	snprintf(t->dir, sizeof(t->dir), "/tmp/ferry-qmp-XXXXXX");
-	cr_assert_not_null(mkdtemp(t->dir));
-	snprintf(t->path, sizeof(t->path), "%s/qmp.sock", t->dir);
 	c.path = t->path;
 	c.log = th_log;
 	c.log_opaque = t;
-	cr_assert_eq(vmm_loop_new(&t->loop), 0);
-	cr_assert_eq(vmm_loop_start(t->loop), 0);
 	cr_assert_eq(qmp_server_new(t->loop, &c, &t->s, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(qmp_server_start(t->s), 0);
+}
+
+void th_start(struct th *t, const struct qmp_server_config *cfg)
+{
+	memset(t, 0, sizeof(*t));
+	pthread_mutex_init(&t->log_lock, NULL);
+	snprintf(t->dir, sizeof(t->dir), "/tmp/ferry-qmp-XXXXXX");
+	cr_assert_not_null(mkdtemp(t->dir));
+	snprintf(t->path, sizeof(t->path), "%s/qmp.sock", t->dir);
+	cr_assert_eq(vmm_loop_new(&t->loop), 0);
+	cr_assert_eq(vmm_loop_start(t->loop), 0);
+	th_server_start(t, cfg);
 }
 
 void th_free_server(struct th *t)

@@ -31,6 +31,8 @@ struct th {
 
 /* @cfg may be NULL; its path and log are the harness's. */
 void th_start(struct th *t, const struct qmp_server_config *cfg);
+/* A new server on the running loop (after th_free_server()). */
+void th_server_start(struct th *t, const struct qmp_server_config *cfg);
 /* Frees the server (if still there), the loop, and the directory. */
 void th_stop(struct th *t);
 void th_free_server(struct th *t);

@@ -284,8 +284,8 @@ Test(protocol, a_message_at_the_limit_is_accepted)
 	size_t fill;
 
 	/* Restart with a small limit to reach it exactly. */
-	th_stop(&t);
-	th_start(&t, &cfg);
+	th_free_server(&t);
+	th_server_start(&t, &cfg);
 	tc_open(&c, &t);
 	fill = 256 - strlen(head) - 2;
 	strcpy(msg, head);
