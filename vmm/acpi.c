@@ -245,7 +245,10 @@ static void acpi_fill_fadt(uint8_t *t, const struct acpi_config *cfg, uint64_t f
 		boot |= BOOT_NO_CMOS_RTC;
 
 	acpi_header(t, "FACP", FADT_SIZE, 6);
-	put32(t + 36, facs);
+	/*
+	 * FACS only in X_FIRMWARE_CTRL: the spec wants FIRMWARE_CTRL zero then
+	 * (Linux installs the FACS once per non-zero field).  DSDT in both.
+	 */
 	put32(t + 40, dsdt);
 	put16(t + 46, PM_SCI_GSI);
 	/* SMI_CMD 0: always in ACPI mode, nothing to switch. */

@@ -99,6 +99,7 @@ Test(acpi, structure_and_checksums)
 	cr_assert_eq(fadt[109] & 0x02, 0, "no i8042 announced");
 	table(get64(fadt + 140), "DSDT");
 	cr_assert_eq(get64(fadt + 140), get32(fadt + 40));
+	cr_assert_eq(get32(fadt + 36), 0, "FIRMWARE_CTRL must be 0 when X_FIRMWARE_CTRL is set");
 	facs = mem + (get64(fadt + 132) - BASE);
 	cr_assert_eq(get64(fadt + 132) & 63, 0);
 	cr_assert_eq(memcmp(facs, "FACS", 4), 0);
