@@ -240,8 +240,9 @@ static int device_attach_cdev(struct vfio_ctx *ctx, struct vfio_device *dev,
 		if (ret) {
 			if (ret == -EINVAL || ret == -EBADF)
 				vfio_err_set(err, ret,
-					     "kvm-vfio refused the cdev of %s (KVM_DEV_VFIO_FILE_ADD: "
-					     "%s): kernels before 6.6 accept only group fds there. "
+					     "kvm-vfio refused the cdev of %s "
+					     "(KVM_DEV_VFIO_FILE_ADD: %s): kernels before 6.6 "
+					     "accept only group fds there. "
 					     "Use the container backend on this kernel", dev->name,
 					     strerror(-ret));
 			else

@@ -59,7 +59,8 @@ int vfio_bdf_parse(const char *s, struct vfio_bdf *bdf, struct vfio_err *err)
 bad:
 	return vfio_err_set(err, -EINVAL,
 			    "'%s' is not a PCI address: expected DDDD:BB:DD.F or BB:DD.F in hex "
-			    "(device 00-1f, function 0-7), e.g. 0000:01:00.0; `lspci -D` lists them",
+			    "(device 00-1f, function 0-7), e.g. 0000:01:00.0; "
+			    "`lspci -D` lists them",
 			    s);
 }
 

@@ -132,7 +132,8 @@ static int ctx_explain_set_iommu(int errnum, unsigned int group, struct vfio_err
 				    "grep -i -e vfio -e remapping`; enable interrupt remapping "
 				    "(intremap=on / the BIOS setting) or, knowing the risk, load "
 				    "vfio_iommu_type1 with allow_unsafe_interrupts=1 (echo 1 > "
-				    "/sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts)",
+				    "/sys/module/vfio_iommu_type1/parameters/"
+				    "allow_unsafe_interrupts)",
 				    group);
 	if (errnum == -ENODEV)
 		return vfio_err_set(err, errnum,

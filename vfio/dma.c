@@ -73,7 +73,8 @@ static int dma_explain_memlock(struct vfio_ctx *ctx, int errnum, uint64_t need,
 	if (ret)
 		return vfio_err_set(err, errnum,
 				    "pinning guest RAM for device DMA needs %" PRIu64 " bytes "
-				    "locked and the kernel ran out (RLIMIT_MEMLOCK unreadable: %s). "
+				    "locked and the kernel ran out (RLIMIT_MEMLOCK unreadable: "
+				    "%s). "
 				    "Raise the limit: `ulimit -l` in the shell that starts ferry, "
 				    "a memlock line in /etc/security/limits.conf, or give ferry "
 				    "CAP_IPC_LOCK", need, strerror(-ret));
@@ -161,8 +162,9 @@ static int dma_explain_map(struct vfio_ctx *ctx, int errnum, const struct vfio_d
 	case -EINVAL:
 	case -ERANGE:
 		return vfio_err_set(err, errnum,
-				    "the kernel refused guest RAM at IOVA [0x%" PRIx64 ", 0x%" PRIx64
-				    "] (vaddr 0x%" PRIx64 "): the range is reserved by the host "
+				    "the kernel refused guest RAM at IOVA [0x%" PRIx64 ", 0x%"
+				    PRIx64 "] (vaddr 0x%" PRIx64 "): the range is reserved by the "
+				    "host "
 				    "IOMMU or not aligned to a page size it supports",
 				    r->iova, last, r->vaddr);
 	default:
@@ -261,18 +263,18 @@ int vfio_ctx_dma_add(struct vfio_ctx *ctx, uint64_t iova, uint64_t vaddr, uint64
 
 	if (!size || (iova | vaddr | size) & PAGE_MASK_4K || iova + size - 1 < iova)
 		return vfio_err_set(err, -EINVAL,
-				    "guest RAM range iova 0x%" PRIx64 " vaddr 0x%" PRIx64 " size 0x%"
-				    PRIx64 " is empty, wraps, or is not 4 KiB aligned", iova, vaddr,
-				    size);
+				    "guest RAM range iova 0x%" PRIx64 " vaddr 0x%" PRIx64
+				    " size 0x%" PRIx64 " is empty, wraps, or is not 4 KiB aligned",
+				    iova, vaddr, size);
 	for (size_t i = 0; i < ctx->nr_dma; i++) {
 		const struct vfio_dma_range *o = &ctx->dma[i];
 
 		if (iova <= o->iova + o->size - 1 && o->iova <= iova + size - 1)
 			return vfio_err_set(err, -EEXIST,
-					    "guest RAM at IOVA [0x%" PRIx64 ", 0x%" PRIx64 "] overlaps "
-					    "the RAM range already mapped at [0x%" PRIx64 ", 0x%" PRIx64
-					    "]", iova, iova + size - 1, o->iova,
-					    o->iova + o->size - 1);
+					    "guest RAM at IOVA [0x%" PRIx64 ", 0x%" PRIx64
+					    "] overlaps the RAM range already mapped at [0x%"
+					    PRIx64 ", 0x%" PRIx64 "]", iova, iova + size - 1,
+					    o->iova, o->iova + o->size - 1);
 	}
 	if (ctx->nr_dma == ctx->cap_dma) {
 		size_t cap = ctx->cap_dma ? ctx->cap_dma * 2 : 8;
@@ -314,8 +316,8 @@ int vfio_ctx_dma_remove(struct vfio_ctx *ctx, uint64_t iova, uint64_t size,
 			break;
 	if (i == ctx->nr_dma)
 		return vfio_err_set(err, -ENOENT,
-				    "no guest RAM range at IOVA 0x%" PRIx64 " of 0x%" PRIx64 " bytes",
-				    iova, size);
+				    "no guest RAM range at IOVA 0x%" PRIx64 " of 0x%" PRIx64
+				    " bytes", iova, size);
 	if (ctx->users) {
 		ret = dma_unmap(ctx, &ctx->dma[i]);
 		/* Still mapped: keep it listed, so the list stays the truth. */

@@ -125,8 +125,8 @@ int vfio_explain_open(struct vfio_sys *sys, unsigned int group, const char *path
 		return vfio_err_set(err, errnum,
 				    "%s does not exist although its device is bound to vfio-pci: "
 				    "the kernel made no node for IOMMU group %u (a no-IOMMU group "
-				    "is /dev/vfio/noiommu-N; check `ls /dev/vfio` and `dmesg | grep "
-				    "-i vfio`)", path, group);
+				    "is /dev/vfio/noiommu-N; check `ls /dev/vfio` and "
+				    "`dmesg | grep -i vfio`)", path, group);
 	case -EBUSY: {
 		char gpath[32];
 		struct vfio_bdf bdfs[64];

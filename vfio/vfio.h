@@ -156,7 +156,8 @@ struct vfio_iommu_info {
 	uint64_t pgsizes;		/* 0 when the kernel did not say */
 	bool has_ranges;		/* the IOVA_RANGE capability was present */
 	uint32_t nr_ranges;
-	struct vfio_iova_span *ranges;	/* sorted by start; free with vfio_iommu_info_release */
+	/* sorted by start; free with vfio_iommu_info_release() */
+	struct vfio_iova_span *ranges;
 	bool has_dma_avail;
 	uint32_t dma_avail;
 };

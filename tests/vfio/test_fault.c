@@ -241,9 +241,9 @@ Test(vfio_fault, every_detach_call_point)
 			int errnum = plausible_errno(&log[i - 1]);
 			int ret;
 
+			fault_call_describe(&log[i - 1], desc, sizeof(desc));
 			snprintf(what, sizeof(what), "%s: detach call %lu/%lu (%s) failing with %s",
-				 sc->name, i, n, fault_call_describe(&log[i - 1], desc,
-								     sizeof(desc)), strerror(errnum));
+				 sc->name, i, n, desc, strerror(errnum));
 			env_for(&e, sc);
 			attach_before(&e, sc, devs);
 			env_snap(&e, &before);
@@ -264,7 +264,7 @@ Test(vfio_fault, every_detach_call_point)
 			cr_expect_eq(env_count_fds(), base_fds, "%s: fds %d -> %d", what, base_fds,
 				     env_count_fds());
 			env_snap(&e, &after);
-			if (!(log[i - 1].op == FAULT_IOCTL && log[i - 1].req == KVM_SET_DEVICE_ATTR))
+			if (log[i - 1].op != FAULT_IOCTL || log[i - 1].req != KVM_SET_DEVICE_ATTR)
 				env_snap_expect_equal(&before, &after, what);
 			/*
 			 * The rest of the ctx still works, and with the VM gone
