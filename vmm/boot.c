@@ -192,7 +192,7 @@ unsigned int boot_e820_build(const struct boot_ram *ram, struct boot_e820_entry 
 	uint64_t low = ram->low_top;
 	unsigned int n = 0;
 
-	/* The first 640 KiB (minus the EBDA) hold the boot structures and, later, the AP trampoline. */
+	/* The first 640 KiB (minus the EBDA): boot structures, later the AP trampoline. */
 	e820_add(e820, &n, max, 0, low < LAYOUT_EBDA_START ? low : LAYOUT_EBDA_START, E820_RAM);
 	e820_add(e820, &n, max, LAYOUT_EBDA_START, 0xa0000, E820_RESERVED);
 	/* The ACPI tables live in the old BIOS area; keep the OS off them. */

@@ -379,7 +379,8 @@ enum vcpu_exit vcpu_run(struct vcpu *v, struct vmm_bus *bus)
 			return VCPU_EXIT_ERROR;
 		case KVM_EXIT_FAIL_ENTRY:
 			fprintf(stderr, "ferry: vCPU %u: KVM could not enter the guest "
-				"(hardware entry failure reason 0x%llx): the CPU state is invalid\n",
+				"(hardware entry failure reason 0x%llx): "
+				"the CPU state is invalid\n",
 				v->id, (unsigned long long)
 				run->fail_entry.hardware_entry_failure_reason);
 			vcpu_dump(v, stderr);
@@ -402,7 +403,8 @@ enum vcpu_exit vcpu_run(struct vcpu *v, struct vmm_bus *bus)
 
 static void dump_seg(FILE *out, const char *name, const struct kvm_segment *s)
 {
-	fprintf(out, "  %-3s sel=%04x base=%016llx limit=%08x type=%x p=%u dpl=%u db=%u l=%u g=%u\n",
+	fprintf(out, "  %-3s sel=%04x base=%016llx limit=%08x type=%x p=%u dpl=%u db=%u "
+		"l=%u g=%u\n",
 		name, s->selector, (unsigned long long)s->base, s->limit, s->type, s->present,
 		s->dpl, s->db, s->l, s->g);
 }

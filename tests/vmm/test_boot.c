@@ -246,7 +246,8 @@ Test(boot, plan_places_everything_in_ram_without_overlap)
 		cr_assert_eq(ret, 0, "%s", err);
 		cr_assert_eq(plan.kernel_addr, IMG_PREF);
 		cr_assert_eq(plan.kernel_end, IMG_PREF + IMG_INIT_SIZE);
-		cr_assert(in_ram(ram_sizes[s], plan.kernel_addr, plan.kernel_end - plan.kernel_addr));
+		cr_assert(in_ram(ram_sizes[s], plan.kernel_addr,
+				 plan.kernel_end - plan.kernel_addr));
 		cr_assert(in_ram(ram_sizes[s], plan.initrd_addr, plan.initrd_size));
 		cr_assert(in_ram(ram_sizes[s], plan.cmdline_addr, plan.cmdline_len + 1));
 		cr_assert_eq(plan.initrd_addr & 4095, 0);

@@ -48,7 +48,8 @@ Test(cli, every_option)
 
 	cr_assert_eq(PARSE(&o, err, "-kernel", "/k", "-initrd", "/i", "-append", "console=ttyS0",
 			   "-m", "2G", "-smp", "4", "-mem-path", "/dev/hugepages",
-			   "-serial", "file:/tmp/con", "-nographic", "-name", "guest=vm1,debug-threads=on",
+			   "-serial", "file:/tmp/con", "-nographic",
+			   "-name", "guest=vm1,debug-threads=on",
 			   "-pidfile", "/run/f.pid", "--device",
 			   "vfio-pci,host=0000:01:00.0,id=hostdev0,bus=pci.0,addr=0x2",
 			   "-qmp", "unix:/tmp/q.sock,server,wait=off"), 0, "%s", err);

@@ -37,7 +37,8 @@ static void rec_del(void *opaque, const struct mem_region *r)
 	for (int i = 0; i < rec->n; i++) {
 		if (rec->gpa[i] == r->gpa) {
 			cr_assert_eq(rec->size[i], r->size);
-			memmove(&rec->gpa[i], &rec->gpa[i + 1], (rec->n - i - 1) * sizeof(uint64_t));
+			memmove(&rec->gpa[i], &rec->gpa[i + 1],
+				(rec->n - i - 1) * sizeof(uint64_t));
 			memmove(&rec->size[i], &rec->size[i + 1],
 				(rec->n - i - 1) * sizeof(uint64_t));
 			rec->n--;
