@@ -4,6 +4,7 @@
 #include <errno.h>
 
 #include "vmm/bus.h"
+#include "vmm/pci.h"
 #include "vmm/pm.h"
 
 struct rig {
@@ -177,5 +178,31 @@ Test(pm, i8042_answers_and_resets)
 
 	cr_assert_not(vmm_bus_access(r.bus, VMM_BUS_PIO, 0x61, &v, 1, false));
 	cr_assert_eq(r.poweroffs, 0);
+	rig_down(&r);
+}
+
+/* The FADT's reset register, 0xcf9, as wired on the machine: through the PCI host. */
+Test(pm, acpi_reset_register_through_the_pci_host)
+{
+	struct rig r;
+	struct pci_host *host;
+	struct pci_host_config pc;
+	uint32_t addr = 0x80000000u;
+
+	rig_up(&r);
+	pc = (struct pci_host_config){
+		.bus = r.bus, .ecam_base = 0xe0000000ull, .ecam_buses = 1,
+		.rcr_read = pm_rcr_read, .rcr_write = pm_rcr_write, .rcr_opaque = r.pm,
+	};
+	cr_assert_eq(pci_host_new(&pc, &host), 0);
+	/* Config-address traffic on the same dword does not reset. */
+	out(&r, 0xcf8, 4, addr);
+	cr_assert_eq(in(&r, 0xcf8, 4), addr);
+	cr_assert_eq(r.resets, 0);
+	out(&r, PM_RESET_PORT, 1, PM_RESET_VALUE);
+	cr_assert_eq(r.resets, 1);
+	cr_assert_eq(in(&r, PM_RESET_PORT, 1), 0x02);
+	cr_assert_eq(in(&r, 0xcf8, 4), addr, "the latch is untouched");
+	pci_host_free(host);
 	rig_down(&r);
 }
