@@ -54,6 +54,7 @@ static void ct_model_host(struct ct *ct)
 	ct->iommufd = cfg.iommufd;
 	ct->kvm = cfg.kvm;
 	ct->kvm_vfio_file = cfg.kvm_vfio_cdev;
+	ct->pre_6_2 = cfg.set_container_einval;
 }
 
 /* ---- sysfs, through the table so both backends answer ---- */
@@ -99,8 +100,22 @@ static int ct_dev_probe(struct ct *ct, const char *bdf, struct ct_dev *d)
 	d->cdev = -1;
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev", bdf);
 	n = ct->sys->readdir(ct->sys, path, list, sizeof(list));
-	if (n > 0 && !strncmp(list, "vfio", 4))
-		d->cdev = strtol(list + 4, NULL, 10);
+	if (n > 0 && !strncmp(list, "vfio", 4)) {
+		/*
+		 * Linux 6.1 has vfio-dev/vfioX in sysfs but no cdev node: only
+		 * an existing /dev/vfio/devices/vfioX counts.  Opening it
+		 * blocks nothing (only BIND_IOMMUFD does).
+		 */
+		int fd;
+
+		if (snprintf(path, sizeof(path), "/dev/vfio/devices/%s", list) >= (int)sizeof(path))
+			return 0;
+		fd = ct->sys->open(ct->sys, path, O_RDWR);
+		if (fd >= 0) {
+			d->cdev = strtol(list + 4, NULL, 10);
+			ct->sys->close(ct->sys, fd);
+		}
+	}
 	return 0;
 }
 
@@ -215,6 +230,7 @@ void ct_setup(struct ct *ct, enum ct_need need)
 		ct->iommufd = ct_exists(ct, "/dev/iommu");
 		ct->kvm = ct_exists(ct, "/dev/kvm");
 		ct->kvm_vfio_file = ct_kernel_at_least(6, 6);
+		ct->pre_6_2 = !ct_kernel_at_least(6, 2);
 		/* The lab says what it booted; a mismatch is a broken lab, not a skip. */
 		if (kernel && !strcmp(kernel, "iommufd"))
 			cr_assert(ct->iommufd && ct->compat,
@@ -247,6 +263,14 @@ void ct_teardown(struct ct *ct)
 int ct_open(struct ct *ct, const char *path)
 {
 	int fd = ct->sys->open(ct->sys, path, O_RDWR);
+
+	cr_assert_geq(fd, 0, "open %s: %s", path, strerror(-fd));
+	return fd;
+}
+
+int ct_open_ro(struct ct *ct, const char *path)
+{
+	int fd = ct->sys->open(ct->sys, path, O_RDONLY);
 
 	cr_assert_geq(fd, 0, "open %s: %s", path, strerror(-fd));
 	return fd;

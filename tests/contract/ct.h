@@ -46,6 +46,7 @@ struct ct {
 	bool iommufd;		/* /dev/iommu exists */
 	bool kvm;		/* /dev/kvm exists */
 	bool kvm_vfio_file;	/* kvm-vfio takes device fds (Linux >= 6.6) */
+	bool pre_6_2;		/* Linux < 6.2: no iommufd in group.c */
 	struct ct_dev dev[2];
 	char group_path[32];	/* /dev/vfio/N of dev[0] */
 };
@@ -56,6 +57,8 @@ void ct_teardown(struct ct *ct);
 
 /* Opens, asserting success. */
 int ct_open(struct ct *ct, const char *path);
+/* sysfs and procfs files that have no write method refuse O_RDWR (EACCES) */
+int ct_open_ro(struct ct *ct, const char *path);
 int ct_open_group(struct ct *ct);
 /* Group fd attached to a fresh container (and SET_IOMMU TYPE1v2): both fds out. */
 void ct_group_with_container(struct ct *ct, int *group, int *container);

@@ -69,7 +69,7 @@ static unsigned long sysfs_hex(const char *attr)
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", ct.dev[0].bdf, attr);
-	fd = ct_open(&ct, path);
+	fd = ct_open_ro(&ct, path);
 	n = ct.sys->pread(ct.sys, fd, buf, sizeof(buf) - 1, 0);
 	ct_close(&ct, fd);
 	cr_assert_gt(n, 0);

@@ -20,6 +20,7 @@ struct kmodel_config kmodel_config_legacy(void)
 		.container = true,
 		.kvm = true,
 		.irq_remap = true,
+		.set_container_einval = true,
 	};
 }
 

@@ -49,6 +49,11 @@ struct kmodel_config {
 	bool kvm;		/* /dev/kvm exists */
 	bool kvm_vfio_cdev;	/* kvm-vfio FILE_ADD accepts a device cdev fd (>= 6.6) */
 	bool irq_remap;		/* false: VFIO_SET_IOMMU fails with EPERM (type1) */
+	/*
+	 * Linux < 6.2 (before iommufd's group support): SET_CONTAINER of an
+	 * fd that is no container is EINVAL, not EBADFD.
+	 */
+	bool set_container_einval;
 };
 
 struct kmodel_config kmodel_config_legacy(void);

@@ -134,7 +134,7 @@ static int km_group_set_container(struct kgroup *g, struct kmodel *km, const int
 	if (g->revoked)
 		return -ENODEV;
 	if (ret)
-		return -EBADFD;
+		return km->cfg.set_container_einval ? -EINVAL : -EBADFD;
 	if (cf->type == KF_CONTAINER) {
 		struct kcontainer *c = cf->cont;
 
@@ -165,7 +165,7 @@ static int km_group_set_container(struct kgroup *g, struct kmodel *km, const int
 		km_file_get(cf);
 		return 0;
 	}
-	return -EBADFD;
+	return km->cfg.set_container_einval ? -EINVAL : -EBADFD;
 }
 
 /* vfio_group_ioctl_unset_container(): only the 1 -> 0 transition. */
