@@ -225,13 +225,11 @@ void boot_params_fill(struct boot_params *bp, const void *image, const struct bo
 						   E820_MAX_ENTRIES_ZEROPAGE);
 }
 
-/* Reads a whole file; @what names the option for the error message. */
-static int boot_read_file(const char *path, const char *what, uint8_t **data, size_t *len,
-			  char *err, size_t errlen)
+/* Opens a regular file for reading; @what names the option for the error message. */
+static int boot_open_file(const char *path, const char *what, size_t *len, char *err,
+			  size_t errlen)
 {
 	struct stat st;
-	uint8_t *buf;
-	size_t got = 0;
 	int fd, ret;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -245,29 +243,30 @@ static int boot_read_file(const char *path, const char *what, uint8_t **data, si
 		close(fd);
 		return -EINVAL;
 	}
-	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+	*len = (size_t)st.st_size;
+	return fd;
+}
+
+/* Reads exactly @len bytes of @fd into @dst (guest RAM for the initrd: no copy). */
+static int boot_read_all(int fd, void *dst, size_t len, const char *path, const char *what,
+			 char *err, size_t errlen)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = pread(fd, (uint8_t *)dst + got, len - got, (off_t)got);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			ret = n < 0 ? -errno : -EIO;
+			int ret = n < 0 ? -errno : -EIO;
+
 			boot_err(err, errlen, "cannot read %s %s: %s", what, path,
 				 n < 0 ? strerror(-ret) : "file shrank while reading");
-			free(buf);
-			close(fd);
 			return ret;
 		}
 		got += (size_t)n;
 	}
-	close(fd);
-	*data = buf;
-	*len = got;
 	return 0;
 }
 
@@ -314,8 +313,9 @@ int boot_load(struct mem_map *map, const struct boot_ram *ram, const struct boot
 	      struct boot_cpu_state *cpu, char *err, size_t errlen)
 {
 	const char *cmdline = cfg->cmdline ? cfg->cmdline : "";
-	uint8_t *kernel = NULL, *initrd = NULL;
+	uint8_t *kernel = NULL;
 	size_t kernel_len, initrd_len = 0;
+	int kfd, ifd = -1;
 	struct boot_image img;
 	struct boot_plan plan;
 	struct boot_params *bp;
@@ -323,18 +323,27 @@ int boot_load(struct mem_map *map, const struct boot_ram *ram, const struct boot
 	void *dst;
 	int ret;
 
-	ret = boot_read_file(cfg->kernel, "-kernel", &kernel, &kernel_len, err, errlen);
+	kfd = boot_open_file(cfg->kernel, "-kernel", &kernel_len, err, errlen);
+	if (kfd < 0)
+		return kfd;
+	kernel = malloc(kernel_len ? kernel_len : 1);
+	ret = -ENOMEM;
+	if (!kernel)
+		goto out;
+	ret = boot_read_all(kfd, kernel, kernel_len, cfg->kernel, "-kernel", err, errlen);
 	if (ret)
-		return ret;
+		goto out;
 	ret = boot_image_parse(kernel, kernel_len, &img, why, sizeof(why));
 	if (ret) {
 		boot_err(err, errlen, "-kernel %s: %s", cfg->kernel, why);
 		goto out;
 	}
 	if (cfg->initrd) {
-		ret = boot_read_file(cfg->initrd, "-initrd", &initrd, &initrd_len, err, errlen);
-		if (ret)
+		ifd = boot_open_file(cfg->initrd, "-initrd", &initrd_len, err, errlen);
+		if (ifd < 0) {
+			ret = ifd;
 			goto out;
+		}
 		if (!initrd_len) {
 			boot_err(err, errlen, "-initrd %s is empty", cfg->initrd);
 			ret = -EINVAL;
@@ -355,7 +364,10 @@ int boot_load(struct mem_map *map, const struct boot_ram *ram, const struct boot
 		dst = boot_guest(map, plan.initrd_addr, initrd_len);
 		if (!dst)
 			goto out;
-		memcpy(dst, initrd, initrd_len);
+		ret = boot_read_all(ifd, dst, initrd_len, cfg->initrd, "-initrd", err, errlen);
+		if (ret)
+			goto out;
+		ret = -EFAULT;
 	}
 	dst = boot_guest(map, plan.cmdline_addr, plan.cmdline_len + 1);
 	if (!dst)
@@ -386,7 +398,9 @@ int boot_load(struct mem_map *map, const struct boot_ram *ram, const struct boot
 	if (err && errlen)
 		err[0] = '\0';
 out:
-	free(initrd);
+	if (ifd >= 0)
+		close(ifd);
+	close(kfd);
 	free(kernel);
 	return ret;
 }

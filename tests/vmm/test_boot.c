@@ -385,6 +385,24 @@ Test(boot, load_errors_name_the_file)
 	cr_assert(strstr(err, "/nonexistent/bzImage"), "%s", err);
 	cr_assert_eq(boot_load(map, &bram, &bad, &cpu, err, sizeof(err)), -ENOEXEC);
 	cr_assert(strstr(err, notk) && strstr(err, "not a bzImage"), "%s", err);
+
+	uint8_t *img = fake_bzimage();
+	char *kpath = write_temp(img, IMG_LEN), *empty = write_temp("", 0);
+	struct boot_config noinitrd = { .kernel = kpath, .initrd = "/nonexistent/initrd" };
+	struct boot_config emptyinitrd = { .kernel = kpath, .initrd = empty };
+	struct boot_config dir = { .kernel = "/tmp" };
+
+	cr_assert_eq(boot_load(map, &bram, &noinitrd, &cpu, err, sizeof(err)), -ENOENT);
+	cr_assert(strstr(err, "-initrd /nonexistent/initrd"), "%s", err);
+	cr_assert_eq(boot_load(map, &bram, &emptyinitrd, &cpu, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "empty"), "%s", err);
+	cr_assert_eq(boot_load(map, &bram, &dir, &cpu, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "not a regular file"), "%s", err);
+	unlink(kpath);
+	unlink(empty);
+	free(kpath);
+	free(empty);
+	free(img);
 	mem_ram_free(ram);
 	mem_map_free(map);
 	unlink(notk);
