@@ -201,7 +201,8 @@ err_put:
 	return ret;
 }
 
-static int device_attach_cdev(struct vfio_ctx *ctx, struct vfio_device *dev,
+/* @cdev_fd: a pre-opened cdev (-1: open it here); closed on failure either way. */
+static int device_attach_cdev(struct vfio_ctx *ctx, struct vfio_device *dev, int cdev_fd,
 			      struct vfio_err *err)
 {
 	struct vfio_sys *sys = ctx->sys;
@@ -210,8 +211,16 @@ static int device_attach_cdev(struct vfio_ctx *ctx, struct vfio_device *dev,
 
 	/* The IOAS first: without iommufd nothing else of this backend can work. */
 	ret = vfio_ctx_ioas_get(ctx, err);
-	if (ret)
+	if (ret) {
+		if (cdev_fd >= 0)
+			sys->close(sys, cdev_fd);
 		return ret;
+	}
+	if (cdev_fd >= 0) {
+		snprintf(path, sizeof(path), "the cdev fd %d", cdev_fd);
+		dev->fd = cdev_fd;
+		goto opened;
+	}
 	ret = vfio_host_device_cdev(sys, &dev->bdf, cdev, sizeof(cdev));
 	if (ret) {
 		if (ret == -ENOENT)
@@ -231,6 +240,7 @@ static int device_attach_cdev(struct vfio_ctx *ctx, struct vfio_device *dev,
 		goto err_put;
 	}
 	dev->fd = ret;
+opened:
 	/* kvm-vfio must know the device before it is bound (the kernel's rule). */
 	if (ctx->opts.vm_fd >= 0) {
 		ret = vfio_ctx_kvm_get(ctx, err);
@@ -310,15 +320,24 @@ int vfio_device_attach(struct vfio_ctx *ctx, const char *bdfs,
 		       const struct vfio_attach_opts *opts, struct vfio_device **out,
 		       struct vfio_err *err)
 {
+	int cdev_fd = opts && (opts->flags & VFIO_ATTACH_CDEV_FD) ? opts->cdev_fd : -1;
 	struct vfio_device *dev;
 	int ret;
 
 	vfio_err_clear(err);
-	if (opts && opts->flags)
-		return vfio_err_set(err, -EINVAL, "unknown attach flags 0x%x", opts->flags);
+	if (opts && (opts->flags & ~VFIO_ATTACH_CDEV_FD)) {
+		ret = vfio_err_set(err, -EINVAL, "unknown attach flags 0x%x", opts->flags);
+		goto err_cdev;
+	}
+	if (cdev_fd >= 0 && ctx->opts.backend != VFIO_BACKEND_IOMMUFD) {
+		ret = vfio_err_set(err, -EINVAL, "a device cdev fd needs the iommufd backend");
+		goto err_cdev;
+	}
 	dev = calloc(1, sizeof(*dev));
-	if (!dev)
-		return vfio_err_set(err, -ENOMEM, "out of memory");
+	if (!dev) {
+		ret = vfio_err_set(err, -ENOMEM, "out of memory");
+		goto err_cdev;
+	}
 	dev->ctx = ctx;
 	dev->fd = -1;
 	ret = device_resolve(ctx, bdfs, dev, err);
@@ -331,10 +350,12 @@ int vfio_device_attach(struct vfio_ctx *ctx, const char *bdfs,
 			goto err_free;
 		}
 	}
-	if (ctx->opts.backend == VFIO_BACKEND_IOMMUFD)
-		ret = device_attach_cdev(ctx, dev, err);
-	else
+	if (ctx->opts.backend == VFIO_BACKEND_IOMMUFD) {
+		ret = device_attach_cdev(ctx, dev, cdev_fd, err);
+		cdev_fd = -1;	/* consumed, success or not */
+	} else {
 		ret = device_attach_group(ctx, dev, err);
+	}
 	if (ret)
 		goto err_free;
 	dev->next = ctx->devices;
@@ -344,6 +365,9 @@ int vfio_device_attach(struct vfio_ctx *ctx, const char *bdfs,
 
 err_free:
 	free(dev);
+err_cdev:
+	if (cdev_fd >= 0)
+		ctx->sys->close(ctx->sys, cdev_fd);
 	return ret;
 }
 

@@ -23,6 +23,8 @@ int vfio_ctx_new(struct vfio_sys *sys, const struct vfio_ctx_opts *opts,
 			      opts->backend != VFIO_BACKEND_IOMMUFD &&
 			      opts->backend != VFIO_BACKEND_IOMMUFD_COMPAT))
 		return -EINVAL;
+	if (opts->has_iommufd && (opts->backend != VFIO_BACKEND_IOMMUFD || opts->iommufd < 0))
+		return -EINVAL;
 	ctx = calloc(1, sizeof(*ctx));
 	if (!ctx)
 		return -ENOMEM;
@@ -273,7 +275,7 @@ int vfio_ctx_ioas_get(struct vfio_ctx *ctx, struct vfio_err *err)
 		ctx->users++;
 		return 0;
 	}
-	ret = vfio_iommufd_open(sys);
+	ret = ctx->opts.has_iommufd ? ctx->opts.iommufd : vfio_iommufd_open(sys);
 	if (ret < 0) {
 		if (ret == -ENOENT)
 			return vfio_err_set(err, ret,
@@ -300,7 +302,8 @@ int vfio_ctx_ioas_get(struct vfio_ctx *ctx, struct vfio_err *err)
 err_destroy:
 	vfio_iommufd_destroy(sys, ctx->container_fd, ctx->ioas_id);
 err_close:
-	sys->close(sys, ctx->container_fd);
+	if (!ctx->opts.has_iommufd)
+		sys->close(sys, ctx->container_fd);
 	ctx->container_fd = -1;
 	ctx->ioas_id = 0;
 	ctx_set_ranges(ctx, NULL, 0);
@@ -319,10 +322,15 @@ int vfio_ctx_ioas_put(struct vfio_ctx *ctx, struct vfio_err *err)
 	if (r && !ret)
 		ret = vfio_err_set(err, r, "IOMMU_DESTROY of IOAS %u: %s", ctx->ioas_id,
 				   strerror(-r));
-	/* Closing the iommufd frees the IOAS and its mappings whatever failed above. */
-	r = sys->close(sys, ctx->container_fd);
-	if (r && !ret)
-		ret = vfio_err_set(err, r, "closing the iommufd: %s", strerror(-r));
+	/*
+	 * Closing the iommufd frees the IOAS and its mappings whatever failed
+	 * above.  A pre-opened iommufd is the caller's to close.
+	 */
+	if (!ctx->opts.has_iommufd) {
+		r = sys->close(sys, ctx->container_fd);
+		if (r && !ret)
+			ret = vfio_err_set(err, r, "closing the iommufd: %s", strerror(-r));
+	}
 	ctx->container_fd = -1;
 	ctx->ioas_id = 0;
 	ctx_set_ranges(ctx, NULL, 0);

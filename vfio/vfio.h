@@ -336,6 +336,14 @@ struct vfio_ctx_opts {
 	 * pinned pages are not limited by RLIMIT_MEMLOCK, so no pre-check.
 	 */
 	bool cap_ipc_lock;
+	/*
+	 * VFIO_BACKEND_IOMMUFD only: use this pre-opened /dev/iommu fd (a
+	 * management layer such as libvirt passes one) instead of opening
+	 * /dev/iommu.  The ctx does not own it and never closes it; it only
+	 * creates and destroys its IOAS in it.
+	 */
+	bool has_iommufd;
+	int iommufd;
 };
 
 struct vfio_ctx;
@@ -377,9 +385,18 @@ uint32_t vfio_ctx_ioas_id(struct vfio_ctx *ctx);	/* 0 when none */
 int vfio_ctx_kvm_fd(struct vfio_ctx *ctx);
 size_t vfio_ctx_group_count(struct vfio_ctx *ctx);
 
+/* @cdev_fd is a pre-opened device cdev (VFIO_BACKEND_IOMMUFD only). */
+#define VFIO_ATTACH_CDEV_FD	(1u << 0)
+
 struct vfio_attach_opts {
-	/* Reserved for pre-opened fds (libvirt); zero-initialise. */
-	uint32_t flags;
+	uint32_t flags;		/* VFIO_ATTACH_*; zero-initialise */
+	/*
+	 * With VFIO_ATTACH_CDEV_FD: the device's /dev/vfio/devices/vfioX,
+	 * opened by someone else (libvirt).  The attach takes it over whatever
+	 * happens: detach closes it, and so does a failed attach (a cdev fd,
+	 * once bound, cannot be unbound, only closed).
+	 */
+	int cdev_fd;
 };
 
 /*

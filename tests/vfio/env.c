@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -30,6 +31,7 @@ void env_init(struct env *e, const struct kmodel_config *cfg, enum vfio_backend 
 	e->sys = fault_sys_table(&e->fault);
 	e->kvm_fd = -1;
 	e->vm_fd = -1;
+	e->iommufd = -1;
 	if (with_vm) {
 		struct vfio_sys *ms = kmodel_sys(e->km);
 
@@ -52,6 +54,8 @@ void env_fini(struct env *e)
 	struct vfio_sys *ms = kmodel_sys(e->km);
 
 	cr_assert_eq(vfio_ctx_free(e->ctx), 0, "devices left in the ctx");
+	if (e->iommufd >= 0)
+		ms->close(ms, e->iommufd);
 	if (e->vm_fd >= 0)
 		ms->close(ms, e->vm_fd);
 	if (e->kvm_fd >= 0)
@@ -61,6 +65,35 @@ void env_fini(struct env *e)
 	cr_expect_eq(kmodel_pinned_bytes(e->km), 0);
 	kmodel_free(e->km);
 	/* The buffer is left mapped: 4 MiB per test, and the process ends soon. */
+}
+
+void env_preopen_iommufd(struct env *e)
+{
+	struct vfio_sys *ms = kmodel_sys(e->km);
+	struct vfio_ctx_opts opts = { .backend = VFIO_BACKEND_IOMMUFD, .vm_fd = e->vm_fd };
+
+	cr_assert_eq(vfio_ctx_dma_count(e->ctx, NULL), 0, "call before adding RAM");
+	cr_assert_eq(vfio_ctx_free(e->ctx), 0);
+	e->iommufd = ms->open(ms, "/dev/iommu", O_RDWR);
+	cr_assert_geq(e->iommufd, 0);
+	opts.has_iommufd = true;
+	opts.iommufd = e->iommufd;
+	cr_assert_eq(vfio_ctx_new(e->sys, &opts, &e->ctx), 0);
+}
+
+int env_open_cdev(struct env *e, const char *bdfs)
+{
+	struct vfio_sys *ms = kmodel_sys(e->km);
+	char cdev[32], path[64];
+	struct vfio_bdf bdf;
+	int fd;
+
+	cr_assert_eq(vfio_bdf_parse(bdfs, &bdf, NULL), 0);
+	cr_assert_eq(vfio_host_device_cdev(ms, &bdf, cdev, sizeof(cdev)), 0);
+	snprintf(path, sizeof(path), "/dev/vfio/devices/%s", cdev);
+	fd = ms->open(ms, path, O_RDWR);
+	cr_assert_geq(fd, 0, "open %s: %d", path, fd);
+	return fd;
 }
 
 void env_add_ram(struct env *e, uint64_t iova)

@@ -20,6 +20,7 @@ struct env {
 	int kvm_fd;		/* /dev/kvm */
 	int vm_fd;		/* -1 without a VM */
 	struct vfio_ctx *ctx;
+	int iommufd;		/* a pre-opened /dev/iommu handed to the ctx, or -1 */
 	void *ram;		/* ENV_RAM_SIZE bytes, 2 MiB aligned */
 };
 
@@ -32,6 +33,14 @@ void env_init(struct env *e, const struct kmodel_config *cfg, enum vfio_backend 
 	      bool with_vm);
 /* Frees the ctx (asserting no device is left), closes the VM, frees the model. */
 void env_fini(struct env *e);
+
+/*
+ * Replaces the ctx (still empty) by one of the iommufd backend using a
+ * pre-opened /dev/iommu, as libvirt passes it.  env_fini() closes it.
+ */
+void env_preopen_iommufd(struct env *e);
+/* Opens @bdf's cdev as a management layer would (not through the fault injector). */
+int env_open_cdev(struct env *e, const char *bdf);
 
 /* Adds the RAM buffer at IOVA @iova to the ctx's DMA list. */
 void env_add_ram(struct env *e, uint64_t iova);

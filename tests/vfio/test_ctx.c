@@ -7,6 +7,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 
 #include "env.h"
@@ -406,4 +407,73 @@ Test(vfio_ctx, iommufd_fd_as_the_container, .fini = teardown)
 	detach(b);
 	cr_assert_eq(kmodel_pinned_bytes(e.km), 0);
 	cr_assert_eq(group(5).opened, false);
+}
+
+/* libvirt's way with iommufd: it opens /dev/iommu and the cdev and passes the fds. */
+Test(vfio_ctx, preopened_iommufd_and_cdev, .fini = teardown)
+{
+	struct kmodel_config cfg = kmodel_config_iommufd();
+	struct vfio_attach_opts opts = { .flags = VFIO_ATTACH_CDEV_FD };
+	struct vfio_ctx_opts bad = { .backend = VFIO_BACKEND_CONTAINER, .vm_fd = -1,
+				     .has_iommufd = true, .iommufd = 3 };
+	struct vfio_sys *ms;
+	struct vfio_device *dev;
+	struct vfio_ctx *ctx;
+	struct vfio_err err = { 0 };
+	uint32_t ioas;
+	int cdev_fd;
+
+	env_init(&e, &cfg, VFIO_BACKEND_IOMMUFD, true);
+	ms = kmodel_sys(e.km);
+	env_preopen_iommufd(&e);
+	env_add_ram(&e, 0);
+	fault_sys_record(&e.fault, true);
+
+	cdev_fd = env_open_cdev(&e, "0000:00:03.0");
+	opts.cdev_fd = cdev_fd;
+	cr_assert_eq(vfio_device_attach(e.ctx, "0000:00:03.0", &opts, &dev, &err), 0, "%s",
+		     err.msg);
+	cr_assert_eq(vfio_device_fd(dev), cdev_fd);
+	cr_assert_eq(vfio_ctx_container_fd(e.ctx), e.iommufd);
+	for (size_t i = 0; i < e.fault.nlog; i++)
+		cr_assert(e.fault.log[i].op != FAULT_OPEN ||
+			  strncmp(e.fault.log[i].path, "/dev/", 5), "opened %s",
+			  e.fault.log[i].path);
+	cr_assert_eq(kmodel_device_bound(e.km, "0000:00:03.0"), 1);
+	cr_assert_eq(kmodel_mappings(e.km, e.iommufd, vfio_ctx_ioas_id(e.ctx), NULL, 0), 1);
+	detach(dev);
+	cr_assert_eq(kmodel_device_open_count(e.km, "0000:00:03.0"), 0, "detach closes the cdev");
+	/* The iommufd is the caller's: still open and usable, the IOAS gone. */
+	cr_assert_eq(vfio_iommufd_ioas_alloc(ms, e.iommufd, &ioas), 0);
+	cr_assert_eq(vfio_iommufd_destroy(ms, e.iommufd, ioas), 0);
+
+	/* A failed attach closes the passed cdev too. */
+	cr_assert_eq(kmodel_hold_group(e.km, 5, 99, "qemu"), 0);
+	opts.cdev_fd = env_open_cdev(&e, "0000:00:03.0");
+	cr_assert_eq(vfio_device_attach(e.ctx, "0000:00:03.0", &opts, &dev, &err), -EBUSY);
+	cr_assert(strstr(err.msg, "group 5 is in use by process 99 (qemu)"), "%s", err.msg);
+	cr_assert_eq(kmodel_device_open_count(e.km, "0000:00:03.0"), 0);
+	cr_assert_eq(kmodel_release_group(e.km, 5), 0);
+
+	/* Only the iommufd backend takes passed fds. */
+	cr_assert_eq(vfio_ctx_new(e.sys, &bad, &ctx), -EINVAL);
+}
+
+Test(vfio_ctx, cdev_fd_needs_the_iommufd_backend, .init = setup_legacy, .fini = teardown)
+{
+	struct vfio_attach_opts opts = { .flags = VFIO_ATTACH_CDEV_FD };
+	struct vfio_device *dev;
+	struct vfio_err err = { 0 };
+	int before;
+
+	/* Refused before it is used: any fd shows that it is closed all the same. */
+	opts.cdev_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	cr_assert_geq(opts.cdev_fd, 0);
+	before = env_count_fds();
+	cr_assert_eq(vfio_device_attach(e.ctx, "0000:00:03.0", &opts, &dev, &err), -EINVAL);
+	cr_assert(strstr(err.msg, "iommufd backend"), "%s", err.msg);
+	cr_assert_eq(env_count_fds(), before - 1, "the passed fd is closed");
+	opts.flags = 1u << 7;
+	cr_assert_eq(vfio_device_attach(e.ctx, "0000:00:03.0", &opts, &dev, &err), -EINVAL);
+	cr_assert(strstr(err.msg, "unknown attach flags 0x80"), "%s", err.msg);
 }

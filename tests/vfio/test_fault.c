@@ -77,23 +77,32 @@ struct scenario {
 	/* Devices attached (disarmed) before the one under test. */
 	const char *before[2];
 	const char *bdf;
+	bool preopened;		/* libvirt's way: iommufd and cdev fds passed in */
 };
 
+#define CONTAINER VFIO_BACKEND_CONTAINER
+#define COMPAT VFIO_BACKEND_IOMMUFD_COMPAT
+#define IOMMUFD VFIO_BACKEND_IOMMUFD
+
 static const struct scenario scenarios[] = {
-	{ "legacy, first group", VFIO_BACKEND_CONTAINER, true, { NULL }, "0000:00:03.0" },
-	{ "legacy, second group joins the container", VFIO_BACKEND_CONTAINER, true,
-	  { "0000:00:03.0" }, "0000:01:01.0" },
-	{ "legacy, second device of an open group", VFIO_BACKEND_CONTAINER, true,
-	  { "0000:00:03.0", "0000:01:01.0" }, "0000:01:02.0" },
-	{ "iommufd compat container, first group", VFIO_BACKEND_CONTAINER, false, { NULL },
-	  "0000:00:03.0" },
-	{ "/dev/iommu as the container, first group", VFIO_BACKEND_IOMMUFD_COMPAT, false,
-	  { NULL }, "0000:00:03.0" },
-	{ "/dev/iommu as the container, second group", VFIO_BACKEND_IOMMUFD_COMPAT, false,
-	  { "0000:00:04.0" }, "0000:00:03.0" },
-	{ "iommufd cdev, first device", VFIO_BACKEND_IOMMUFD, false, { NULL }, "0000:00:03.0" },
-	{ "iommufd cdev, second device", VFIO_BACKEND_IOMMUFD, false, { "0000:00:04.0" },
-	  "0000:00:03.0" },
+	{ .name = "legacy, first group", .backend = CONTAINER, .legacy_kernel = true,
+	  .bdf = "0000:00:03.0" },
+	{ .name = "legacy, second group joins the container", .backend = CONTAINER,
+	  .legacy_kernel = true, .before = { "0000:00:03.0" }, .bdf = "0000:01:01.0" },
+	{ .name = "legacy, second device of an open group", .backend = CONTAINER,
+	  .legacy_kernel = true, .before = { "0000:00:03.0", "0000:01:01.0" },
+	  .bdf = "0000:01:02.0" },
+	{ .name = "iommufd compat container, first group", .backend = CONTAINER,
+	  .bdf = "0000:00:03.0" },
+	{ .name = "/dev/iommu as the container, first group", .backend = COMPAT,
+	  .bdf = "0000:00:03.0" },
+	{ .name = "/dev/iommu as the container, second group", .backend = COMPAT,
+	  .before = { "0000:00:04.0" }, .bdf = "0000:00:03.0" },
+	{ .name = "iommufd cdev, first device", .backend = IOMMUFD, .bdf = "0000:00:03.0" },
+	{ .name = "iommufd cdev, second device", .backend = IOMMUFD,
+	  .before = { "0000:00:04.0" }, .bdf = "0000:00:03.0" },
+	{ .name = "iommufd cdev, fds passed in", .backend = IOMMUFD, .bdf = "0000:00:03.0",
+	  .preopened = true },
 };
 
 static void env_for(struct env *e, const struct scenario *sc)
@@ -102,8 +111,23 @@ static void env_for(struct env *e, const struct scenario *sc)
 						      : kmodel_config_iommufd();
 
 	env_init(e, &cfg, sc->backend, true);
+	if (sc->preopened)
+		env_preopen_iommufd(e);
 	env_add_ram(e, 0x100000000ULL);
 	env_add_ram(e, 0);
+}
+
+/* Attaches the device under test, passing a fresh cdev fd when the scenario says so. */
+static int attach_dut(struct env *e, const struct scenario *sc, struct vfio_device **dev,
+		      struct vfio_err *err)
+{
+	struct vfio_attach_opts opts = { 0 };
+
+	if (sc->preopened) {
+		opts.flags = VFIO_ATTACH_CDEV_FD;
+		opts.cdev_fd = env_open_cdev(e, sc->bdf);
+	}
+	return vfio_device_attach(e->ctx, sc->bdf, &opts, dev, err);
 }
 
 static void attach_before(struct env *e, const struct scenario *sc, struct vfio_device **devs)
@@ -139,7 +163,7 @@ Test(vfio_fault, every_attach_call_point)
 		attach_before(&e, sc, devs);
 		fault_sys_record(&e.fault, true);
 		fault_sys_reset(&e.fault);
-		cr_assert_eq(vfio_device_attach(e.ctx, sc->bdf, NULL, &dev, NULL), 0, "%s",
+		cr_assert_eq(attach_dut(&e, sc, &dev, NULL), 0, "%s",
 			     sc->name);
 		n = e.fault.calls;
 		cr_assert_leq(n, 256);
@@ -166,7 +190,7 @@ Test(vfio_fault, every_attach_call_point)
 			attach_before(&e, sc, devs);
 			env_snap(&e, &before);
 			fault_sys_arm(&e.fault, i, errnum);
-			ret = vfio_device_attach(e.ctx, sc->bdf, NULL, &dev, &err);
+			ret = attach_dut(&e, sc, &dev, &err);
 			fault_sys_disarm(&e.fault);
 			cr_assert_eq(e.fault.injected, 1, "%s: the fault was not hit", what);
 			cr_assert_eq(e.fault.failed.op, log[i - 1].op, "%s: another call failed",
@@ -186,7 +210,7 @@ Test(vfio_fault, every_attach_call_point)
 				env_snap_expect_equal(&before, &after, what);
 
 				/* And the same attach works at once. */
-				ret = vfio_device_attach(e.ctx, sc->bdf, NULL, &dev, &err);
+				ret = attach_dut(&e, sc, &dev, &err);
 				cr_assert_eq(ret, 0, "%s: retry failed: %s", what, err.msg);
 			}
 			cr_assert_eq(vfio_device_detach(dev, NULL), 0, "%s", what);
@@ -222,7 +246,7 @@ Test(vfio_fault, every_detach_call_point)
 		/* Count the calls of a clean detach. */
 		env_for(&e, sc);
 		attach_before(&e, sc, devs);
-		cr_assert_eq(vfio_device_attach(e.ctx, sc->bdf, NULL, &dev, NULL), 0);
+		cr_assert_eq(attach_dut(&e, sc, &dev, NULL), 0);
 		fault_sys_record(&e.fault, true);
 		fault_sys_reset(&e.fault);
 		cr_assert_eq(vfio_device_detach(dev, NULL), 0);
@@ -248,7 +272,7 @@ Test(vfio_fault, every_detach_call_point)
 			attach_before(&e, sc, devs);
 			env_snap(&e, &before);
 			base_fds = env_count_fds();
-			cr_assert_eq(vfio_device_attach(e.ctx, sc->bdf, NULL, &dev, NULL), 0);
+			cr_assert_eq(attach_dut(&e, sc, &dev, NULL), 0);
 
 			fault_sys_arm(&e.fault, i, errnum);
 			ret = vfio_device_detach(dev, &err);
