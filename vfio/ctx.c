@@ -162,8 +162,8 @@ static int ctx_container_read_info(struct vfio_ctx *ctx, struct vfio_err *err)
 		ctx_set_ranges(ctx, NULL, 0);
 	}
 	ctx->has_dma_avail = info.has_dma_avail;
+	/* The kernel's count already excludes the mappings in place. */
 	ctx->dma_avail = info.dma_avail;
-	ctx->dma_mapped = 0;
 	vfio_iommu_info_release(&info);
 	return 0;
 }
@@ -204,15 +204,11 @@ int vfio_ctx_container_join(struct vfio_ctx *ctx, int group_fd, unsigned int gro
 	} else {
 		/*
 		 * The kernel refused the group if the existing mappings hit its
-		 * reserved regions; what is left usable may have shrunk.  Keep the
-		 * mapped-entry count: those mappings are still there.
+		 * reserved regions; what is left usable may have shrunk.
 		 */
-		uint32_t mapped = ctx->dma_mapped;
-
 		ret = ctx_container_read_info(ctx, err);
 		if (ret)
 			goto err_unset;
-		ctx->dma_mapped = mapped;
 	}
 	ctx->users++;
 	return 0;
@@ -248,7 +244,7 @@ int vfio_ctx_container_put(struct vfio_ctx *ctx)
 	ctx->container_fd = -1;
 	ctx_set_ranges(ctx, NULL, 0);
 	ctx->has_dma_avail = false;
-	ctx->dma_mapped = 0;
+	ctx->dma_avail = 0;
 	return ret;
 }
 

@@ -99,7 +99,7 @@ static int dma_explain_avail(struct vfio_ctx *ctx, int errnum, size_t want,
 			    "vfio_iommu_type1 dma_entry_limit=N`, or write "
 			    "/sys/module/vfio_iommu_type1/parameters/dma_entry_limit before "
 			    "ferry starts), or use fewer, larger RAM regions",
-			    ctx->has_dma_avail ? ctx->dma_avail - ctx->dma_mapped : 0, want);
+			    ctx->has_dma_avail ? ctx->dma_avail : 0, want);
 }
 
 /* Checks that the kernel will accept the range's IOVA, so a refusal names the hole. */
@@ -223,14 +223,14 @@ int vfio_dma_fill(struct vfio_ctx *ctx, struct vfio_err *err)
 			dma_explain_map(ctx, ret, &ctx->dma[i], pinned, err);
 			goto err_unmap;
 		}
-		ctx->dma_mapped++;
+		ctx->dma_avail--;
 	}
 	return 0;
 
 err_unmap:
 	while (i--) {
 		dma_unmap(ctx, &ctx->dma[i]);
-		ctx->dma_mapped--;
+		ctx->dma_avail++;
 	}
 	return ret;
 }
@@ -248,10 +248,9 @@ int vfio_dma_unfill(struct vfio_ctx *ctx, struct vfio_err *err)
 					   " bytes): %s", ctx->dma[i].iova, ctx->dma[i].size,
 					   strerror(-r));
 		else if (!r)
-			ctx->dma_mapped--;
+			ctx->dma_avail++;
 	}
 	/* What failed to unmap goes with the container when it is closed. */
-	ctx->dma_mapped = 0;
 	return ret;
 }
 
@@ -288,7 +287,7 @@ int vfio_ctx_dma_add(struct vfio_ctx *ctx, uint64_t iova, uint64_t vaddr, uint64
 	if (ctx->users) {
 		uint64_t pinned = dma_bytes(ctx) + size;
 
-		if (ctx->has_dma_avail && ctx->dma_mapped + 1 > ctx->dma_avail)
+		if (ctx->has_dma_avail && ctx->dma_avail < 1)
 			return dma_explain_avail(ctx, -ENOSPC, 1, err);
 		ret = dma_check_iova(ctx, &r, err);
 		if (ret)
@@ -299,7 +298,7 @@ int vfio_ctx_dma_add(struct vfio_ctx *ctx, uint64_t iova, uint64_t vaddr, uint64
 		ret = dma_map(ctx, &r);
 		if (ret)
 			return dma_explain_map(ctx, ret, &r, pinned, err);
-		ctx->dma_mapped++;
+		ctx->dma_avail--;
 	}
 	ctx->dma[ctx->nr_dma++] = r;
 	return 0;
@@ -325,7 +324,7 @@ int vfio_ctx_dma_remove(struct vfio_ctx *ctx, uint64_t iova, uint64_t size,
 			return vfio_err_set(err, ret,
 					    "unmapping guest RAM at IOVA 0x%" PRIx64 ": %s", iova,
 					    strerror(-ret));
-		ctx->dma_mapped--;
+		ctx->dma_avail++;
 	}
 	memmove(&ctx->dma[i], &ctx->dma[i + 1], (ctx->nr_dma - i - 1) * sizeof(ctx->dma[0]));
 	ctx->nr_dma--;

@@ -62,8 +62,8 @@ struct vfio_ctx {
 	struct vfio_iova_span *ranges;	/* what the live container/IOAS accepts */
 	uint32_t nr_ranges;
 	bool has_dma_avail;
-	uint32_t dma_avail;		/* as read when the container was set up... */
-	uint32_t dma_mapped;		/* ...minus the mappings ferry made since */
+	/* Mappings the container still allows: as last read, kept up to date. */
+	uint32_t dma_avail;
 
 	/* One kvm-vfio device per VM, created on first use; never closed early. */
 	int kvm_fd;

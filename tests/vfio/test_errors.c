@@ -327,3 +327,27 @@ Test(vfio_errors, no_iommufd, .fini = teardown)
 	cr_assert_eq(try_attach("0000:00:03.0"), -ENOENT);
 	expect_msg("/dev/iommu does not exist");
 }
+
+/* The limit counts mappings in place: a second group's GET_INFO must not double-count them. */
+Test(vfio_errors, dma_entry_limit_while_live, .init = setup_legacy, .fini = teardown)
+{
+	struct vfio_device *a, *b;
+
+	kmodel_set_dma_avail(e.km, 3);
+	cr_assert_eq(vfio_device_attach(e.ctx, "0000:00:03.0", NULL, &a, &err), 0, "%s", err.msg);
+	cr_assert_eq(vfio_device_attach(e.ctx, "0000:00:04.0", NULL, &b, &err), 0, "%s", err.msg);
+	cr_assert_eq(vfio_ctx_dma_add(e.ctx, 0x200000000ULL, (uintptr_t)e.ram, ENV_RAM_SIZE,
+				      &err), 0, "%s", err.msg);
+	fault_sys_record(&e.fault, true);
+	fault_sys_reset(&e.fault);
+	cr_assert_eq(vfio_ctx_dma_add(e.ctx, 0x300000000ULL, (uintptr_t)e.ram, ENV_RAM_SIZE,
+				      &err), -ENOSPC);
+	expect_msg("allows 0 more DMA mappings");
+	cr_assert_eq(e.fault.nlog, 0, "refused before the kernel was asked");
+	/* Removing one makes room again. */
+	cr_assert_eq(vfio_ctx_dma_remove(e.ctx, 0x200000000ULL, ENV_RAM_SIZE, &err), 0);
+	cr_assert_eq(vfio_ctx_dma_add(e.ctx, 0x300000000ULL, (uintptr_t)e.ram, ENV_RAM_SIZE,
+				      &err), 0, "%s", err.msg);
+	cr_assert_eq(vfio_device_detach(a, NULL), 0);
+	cr_assert_eq(vfio_device_detach(b, NULL), 0);
+}
