@@ -26,6 +26,13 @@ int vfio_iommufd_ioas_alloc(struct vfio_sys *sys, int fd, uint32_t *ioas_id)
 /* Guards against a kernel (or model) that keeps asking for more. */
 #define RANGES_MAX 65536
 
+static int span_cmp(const void *a, const void *b)
+{
+	const struct vfio_iova_span *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
 int vfio_iommufd_iova_ranges(struct vfio_sys *sys, int fd, uint32_t ioas_id,
 			     struct vfio_iova_span **out, uint32_t *nr, uint64_t *alignment)
 {
@@ -72,7 +79,14 @@ int vfio_iommufd_iova_ranges(struct vfio_sys *sys, int fd, uint32_t ioas_id,
 	for (uint32_t i = 0; i < r.num_iovas; i++) {
 		spans[i].start = buf[i].start;
 		spans[i].last = buf[i].last;
+		if (spans[i].last < spans[i].start) {
+			free(spans);
+			ret = -EPROTO;
+			goto out;
+		}
 	}
+	/* Sorted, like the container's: the hole search walks them in order. */
+	qsort(spans, r.num_iovas, sizeof(*spans), span_cmp);
 	*out = spans;
 	*nr = r.num_iovas;
 	if (alignment)

@@ -224,9 +224,10 @@ static int ranges_emsgsize(struct script *s, unsigned long req, void *arg)
 		r->num_iovas = have;
 		return -EMSGSIZE;
 	}
+	/* Highest first: the wrapper sorts. */
 	for (uint32_t i = 0; i < have; i++) {
-		out[i].start = i * 0x100000ULL;
-		out[i].last = i * 0x100000ULL + 0xfffff - 0x1000;
+		out[have - 1 - i].start = i * 0x100000ULL;
+		out[have - 1 - i].last = i * 0x100000ULL + 0xfffff - 0x1000;
 	}
 	r->num_iovas = have;
 	r->out_iova_alignment = 4096;
@@ -246,6 +247,7 @@ Test(vfio_wrappers, ioas_ranges_grow_on_emsgsize)
 	cr_assert_geq(s.sizes[1], 11);
 	cr_assert_eq(nr, 11);
 	cr_assert_eq(align, 4096);
+	cr_assert_eq(spans[0].start, 0);
 	cr_assert_eq(spans[10].start, 10 * 0x100000ULL);
 	cr_assert_eq(spans[10].last, 10 * 0x100000ULL + 0xfffff - 0x1000);
 	free(spans);
