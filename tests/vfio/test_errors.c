@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 
 #include "env.h"
@@ -350,4 +351,31 @@ Test(vfio_errors, dma_entry_limit_while_live, .init = setup_legacy, .fini = tear
 				      &err), 0, "%s", err.msg);
 	cr_assert_eq(vfio_device_detach(a, NULL), 0);
 	cr_assert_eq(vfio_device_detach(b, NULL), 0);
+}
+
+/*
+ * A member's cdev bound to an iommufd blocks the group node (the kernel's
+ * mutual exclusion).  Here the holder is this very process behind ferry's
+ * back, which the /proc scan skips, so the message says it cannot see it.
+ */
+Test(vfio_errors, group_blocked_by_a_bound_cdev, .fini = teardown)
+{
+	struct vfio_sys *ms;
+	uint32_t dev_id;
+	int ifd, dfd;
+
+	setup_with(kmodel_config_iommufd(), VFIO_BACKEND_CONTAINER);
+	ms = kmodel_sys(e.km);
+	ifd = ms->open(ms, "/dev/iommu", O_RDWR);
+	cr_assert_geq(ifd, 0);
+	dfd = env_open_cdev(&e, "0000:01:02.0");
+	cr_assert_eq(vfio_devfd_bind_iommufd(ms, dfd, ifd, &dev_id), 0);
+	cr_assert_eq(try_attach("0000:01:01.0"), -EBUSY);
+	expect_msg("IOMMU group 7 is in use");
+	expect_msg("another process that /proc does not show");
+	expect_msg("hot-unplug the device from it first");
+	ms->close(ms, dfd);
+	ms->close(ms, ifd);
+	/* Released: the group opens at once. */
+	cr_assert_eq(try_attach("0000:01:01.0"), 0, "%s", err.msg);
 }
