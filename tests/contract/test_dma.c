@@ -243,3 +243,73 @@ Test(dma, map_beyond_dma_entry_limit_is_enospc)
 	teardown_device();
 	munmap(buf, 2 * len);
 }
+
+/*
+ * Reserved IOVA is known once a device is attached.  type1 learns it when
+ * the group joins the IOMMU, so the MSI window is refused before any device
+ * is open.  iommufd's compat IOAS learns it only when the first device is
+ * attached (at GET_DEVICE_FD): before, it reports one range of everything
+ * and maps the MSI window; the attach then fails with EADDRINUSE.
+ */
+Test(dma, reserved_iova_is_known_from_the_first_device)
+{
+	struct vfio_iova_range r[16];
+	size_t len = 4096;
+	void *buf = ct_buffer(len);
+	int n, ret;
+
+	ct_setup(&ct, CT_NEED_ONE);
+	ct_group_with_container(&ct, &g, &c);
+	n = ct_container_ranges(&ct, c, r, 16);
+	cr_assert_gt(n, 0);
+	if (!ct.compat) {
+		cr_expect_not(ct_iova_in_ranges(r, n, 0xfee00000, len));
+		cr_expect_eq(map(0xfee00000, buf, len), -EINVAL);
+	} else {
+		cr_expect(ct_iova_in_ranges(r, n, 0xfee00000, len),
+			  "compat, no device yet: the MSI window is not reserved");
+		cr_assert_eq(map(0xfee00000, buf, len), 0);
+		ret = ct_ioctl(&ct, g, VFIO_GROUP_GET_DEVICE_FD, ct.dev[0].bdf);
+		cr_expect_eq(ret, -EADDRINUSE, "attach over a mapped reserved range: %d", ret);
+		if (ret >= 0)
+			ct_close(&ct, ret);
+		cr_assert_eq(unmap(0xfee00000, len, NULL), 0);
+	}
+	d = ct_device_fd(&ct, g, 0);
+	n = ct_container_ranges(&ct, c, r, 16);
+	cr_expect_not(ct_iova_in_ranges(r, n, 0xfee00000, len),
+		      "with a device: the MSI window is reserved");
+	teardown_device();
+	munmap(buf, len);
+}
+
+/*
+ * When pages are pinned: type1 at MAP_DMA (its container always has a
+ * domain), iommufd when the IOAS gets its first domain.  So over
+ * RLIMIT_MEMLOCK, type1 fails the map and iommufd's compat layer fails the
+ * first GET_DEVICE_FD instead, both with ENOMEM.
+ */
+Test(dma, pinning_happens_at_map_or_at_first_attach)
+{
+	size_t len = 256 << 10;
+	void *buf = ct_buffer(len);
+	int ret;
+
+	ct_setup(&ct, CT_NEED_ONE);
+	ct_group_with_container(&ct, &g, &c);
+	ct_limit_memlock(&ct, 128 << 10);
+	ret = map(1 << 20, buf, len);
+	if (!ct.compat) {
+		cr_expect_eq(ret, -ENOMEM, "type1 pins at map: %d", ret);
+	} else {
+		cr_expect_eq(ret, 0, "compat without a device pins nothing: %d", ret);
+		ret = ct_ioctl(&ct, g, VFIO_GROUP_GET_DEVICE_FD, ct.dev[0].bdf);
+		cr_expect_eq(ret, -ENOMEM, "compat pins at the first attach: %d", ret);
+		if (ret >= 0)
+			ct_close(&ct, ret);
+		cr_assert_eq(unmap(1 << 20, len, NULL), 0);
+	}
+	d = ct_device_fd(&ct, g, 0);
+	teardown_device();
+	munmap(buf, len);
+}
