@@ -51,7 +51,17 @@ struct ct {
 	char group_path[32];	/* /dev/vfio/N of dev[0] */
 };
 
-/* Fills @ct for @need or skips the test (cr_skip_test) saying what is missing. */
+/*
+ * Skips the test, freeing the model first: Criterion does not run a suite's
+ * .fini for a skipped test, and the model's tree would stay in /tmp.
+ */
+#define ct_skip(ctp, ...)				\
+	do {						\
+		ct_teardown(ctp);			\
+		cr_skip_test(__VA_ARGS__);		\
+	} while (0)
+
+/* Fills @ct for @need or skips the test saying what is missing. */
 void ct_setup(struct ct *ct, enum ct_need need);
 void ct_teardown(struct ct *ct);
 

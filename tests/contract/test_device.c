@@ -164,7 +164,7 @@ Test(device, bar_pread_and_mmap_agree)
 			break;
 	}
 	if (ri.index > VFIO_PCI_BAR5_REGION_INDEX)
-		cr_skip_test("%s has no mmap-able BAR", ct.dev[0].bdf);
+		ct_skip(&ct, "%s has no mmap-able BAR", ct.dev[0].bdf);
 	cr_assert_eq(ct.sys->pread(ct.sys, d, &via_read, 4, ri.offset), 4);
 	cr_assert_eq(ct.sys->mmap(ct.sys, d, ri.offset, 4096, PROT_READ | PROT_WRITE, &p), 0);
 	via_map = *(volatile uint32_t *)p;

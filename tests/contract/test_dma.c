@@ -216,7 +216,7 @@ Test(dma, map_beyond_dma_entry_limit_is_enospc)
 
 	ct_setup(&ct, CT_NEED_ONE);
 	if (ct.compat)
-		cr_skip_test("iommufd has no dma_entry_limit (it reports DMA_AVAIL U32_MAX)");
+		ct_skip(&ct, "iommufd has no dma_entry_limit (it reports DMA_AVAIL U32_MAX)");
 	g = ct_open_group(&ct);
 	c = ct_open(&ct, "/dev/vfio/vfio");
 	cr_assert_eq(ct_ioctl(&ct, g, VFIO_GROUP_SET_CONTAINER, &c), 0);
@@ -225,7 +225,7 @@ Test(dma, map_beyond_dma_entry_limit_is_enospc)
 	} else {
 		fd = open(param, O_RDWR | O_CLOEXEC);
 		if (fd < 0)
-			cr_skip_test("%s: %s", param, strerror(errno));
+			ct_skip(&ct, "%s: %s", param, strerror(errno));
 		n = pread(fd, saved, sizeof(saved) - 1, 0);
 		cr_assert_gt(n, 0);
 		cr_assert_eq(pwrite(fd, "1\n", 2, 0), 2, "cannot lower dma_entry_limit");

@@ -212,7 +212,7 @@ Test(group, set_container_accepts_an_iommufd)
 
 	ct_setup(&ct, CT_NEED_ONE);
 	if (!ct.iommufd)
-		cr_skip_test("no /dev/iommu on this kernel");
+		ct_skip(&ct, "no /dev/iommu on this kernel");
 	g = ct_open_group(&ct);
 	ictx = ct_open(&ct, "/dev/iommu");
 	cr_assert_eq(ct_ioctl(&ct, g, VFIO_GROUP_SET_CONTAINER, &ictx), 0);

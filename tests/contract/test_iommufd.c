@@ -29,9 +29,9 @@ static void setup_iommufd(bool need_cdev)
 {
 	ct_setup(&ct, CT_NEED_ONE);
 	if (!ct.iommufd)
-		cr_skip_test("no /dev/iommu on this kernel");
+		ct_skip(&ct, "no /dev/iommu on this kernel");
 	if (need_cdev && ct.dev[0].cdev < 0)
-		cr_skip_test("%s has no VFIO cdev on this kernel", ct.dev[0].bdf);
+		ct_skip(&ct, "%s has no VFIO cdev on this kernel", ct.dev[0].bdf);
 	snprintf(cdev_path, sizeof(cdev_path), "/dev/vfio/devices/vfio%d", ct.dev[0].cdev);
 }
 

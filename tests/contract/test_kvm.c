@@ -30,7 +30,7 @@ static void setup_vm(enum ct_need need)
 
 	ct_setup(&ct, need);
 	if (!ct.kvm)
-		cr_skip_test("no /dev/kvm on this host");
+		ct_skip(&ct, "no /dev/kvm on this host");
 	kvm = ct_open(&ct, "/dev/kvm");
 	vm = ct_ioctl_val(&ct, kvm, KVM_CREATE_VM, 0);
 	cr_assert_geq(vm, 0, "KVM_CREATE_VM: %s", strerror(-vm));
@@ -159,7 +159,7 @@ Test(kvm, a_cdev_fd_registers_before_bind)
 
 	setup_vm(CT_NEED_ONE);
 	if (ct.dev[0].cdev < 0)
-		cr_skip_test("%s has no VFIO cdev on this kernel", ct.dev[0].bdf);
+		ct_skip(&ct, "%s has no VFIO cdev on this kernel", ct.dev[0].bdf);
 	snprintf(path, sizeof(path), "/dev/vfio/devices/vfio%d", ct.dev[0].cdev);
 	cd = ct_open(&ct, path);
 	ret = file_op(KVM_DEV_VFIO_FILE_ADD, cd);
@@ -184,7 +184,7 @@ Test(kvm, a_registered_cdev_stays_bound_after_close)
 
 	setup_vm(CT_NEED_ONE);
 	if (ct.dev[0].cdev < 0 || !ct.iommufd)
-		cr_skip_test("%s has no VFIO cdev on this kernel", ct.dev[0].bdf);
+		ct_skip(&ct, "%s has no VFIO cdev on this kernel", ct.dev[0].bdf);
 	snprintf(path, sizeof(path), "/dev/vfio/devices/vfio%d", ct.dev[0].cdev);
 	ictx = ct_open(&ct, "/dev/iommu");
 	cd = ct_open(&ct, path);
