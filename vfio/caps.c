@@ -4,6 +4,8 @@
  * buffer, each naming the offset of the next from the start of the buffer.
  */
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "vfio/priv.h"
 
@@ -14,27 +16,44 @@ int vfio_cap_walk(const void *buf, size_t size, size_t hdr_size, uint32_t first,
 		  vfio_cap_fn fn, void *arg)
 {
 	uint32_t off = first;
-	int n = 0;
+	void *copy = NULL;
+	int n = 0, ret = 0;
 
 	while (off) {
 		const struct vfio_info_cap_header *cap;
-		int ret;
 
 		/*
-		 * Forward only, after the fixed header, wholly inside the buffer,
-		 * and 8-byte aligned as the kernel lays them out (the payloads
-		 * hold u64s, read in place).
+		 * Forward only, after the fixed header, wholly inside the buffer.
+		 * 4-byte aligned: Linux 6.1 packs a 12-byte DMA_AVAIL before the
+		 * IOVA ranges, so a capability may sit at 4 mod 8.
 		 */
-		if (off < hdr_size || off % 8 || size < sizeof(*cap) ||
-		    off > size - sizeof(*cap) || ++n > CAP_MAX)
-			return -EPROTO;
+		if (off < hdr_size || off % 4 || size < sizeof(*cap) ||
+		    off > size - sizeof(*cap) || ++n > CAP_MAX) {
+			ret = -EPROTO;
+			break;
+		}
 		cap = (const void *)((const char *)buf + off);
-		ret = fn(cap, size - off, arg);
+		if (off % 8) {
+			/* The payloads hold u64s, read in place: give them an aligned copy. */
+			free(copy);
+			copy = malloc(size - off);
+			if (!copy) {
+				ret = -ENOMEM;
+				break;
+			}
+			memcpy(copy, cap, size - off);
+			ret = fn(copy, size - off, arg);
+		} else {
+			ret = fn(cap, size - off, arg);
+		}
 		if (ret)
-			return ret;
-		if (cap->next && cap->next <= off)
-			return -EPROTO;
+			break;
+		if (cap->next && cap->next <= off) {
+			ret = -EPROTO;
+			break;
+		}
 		off = cap->next;
 	}
-	return 0;
+	free(copy);
+	return ret;
 }

@@ -115,6 +115,63 @@ Test(vfio_wrappers, container_info_grows_and_parses)
 	vfio_iommu_info_release(&info);
 }
 
+/*
+ * Linux 6.1's layout: migration (32 bytes), DMA_AVAIL (12), then the IOVA
+ * ranges at 4 mod 8, their u64s unaligned.  Seen on the lab's Debian kernel.
+ */
+struct info_61 {
+	struct vfio_iommu_type1_info info;
+	struct vfio_iommu_type1_info_cap_migration mig;
+	struct vfio_iommu_type1_info_dma_avail avail;
+	struct vfio_info_cap_header iova_hdr;
+	uint32_t nr_iovas;
+	uint32_t reserved;
+	uint64_t r[4];		/* two ranges, at an offset 4 mod 8 */
+} __attribute__((packed));
+
+static int info_linux61(struct script *s, unsigned long req, void *arg)
+{
+	struct vfio_iommu_type1_info *info = arg;
+	struct info_61 r;
+	uint64_t ranges[4] = { 0, 0xfedfffff, 0xfef00000, 0xffffffffffffULL };
+
+	cr_assert_eq(offsetof(struct info_61, iova_hdr) % 8, 4);
+	memset(&r, 0, sizeof(r));
+	r.info.argsz = sizeof(r);
+	r.info.flags = VFIO_IOMMU_INFO_PGSIZES | VFIO_IOMMU_INFO_CAPS;
+	r.info.iova_pgsizes = 0x1000;
+	r.info.cap_offset = offsetof(struct info_61, mig);
+	r.mig.header.id = VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION;
+	r.mig.header.next = offsetof(struct info_61, avail);
+	r.avail.header.id = VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL;
+	r.avail.header.next = offsetof(struct info_61, iova_hdr);
+	r.avail.avail = 65000;
+	r.iova_hdr.id = VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE;
+	r.nr_iovas = 2;
+	memcpy(r.r, ranges, sizeof(ranges));
+	if (info->argsz < sizeof(r)) {
+		info->argsz = sizeof(r);
+		info->flags = r.info.flags;
+		return 0;
+	}
+	memcpy(arg, &r, sizeof(r));
+	return 0;
+}
+
+Test(vfio_wrappers, container_info_linux61_layout)
+{
+	struct script s = script_new(info_linux61);
+	struct vfio_iommu_info info;
+
+	cr_assert_eq(vfio_container_get_info(&s.sys, 3, &info), 0);
+	cr_assert(info.has_dma_avail);
+	cr_assert_eq(info.dma_avail, 65000);
+	cr_assert_eq(info.nr_ranges, 2);
+	cr_assert_eq(info.ranges[0].last, 0xfedfffff);
+	cr_assert_eq(info.ranges[1].start, 0xfef00000);
+	vfio_iommu_info_release(&info);
+}
+
 static int info_no_caps(struct script *s, unsigned long req, void *arg)
 {
 	struct vfio_iommu_type1_info *info = arg;
@@ -166,8 +223,8 @@ static int info_hostile(struct script *s, unsigned long req, void *arg)
 	case 5:	/* a backward jump after a forward one */
 		r.avail.header.next = r.info.cap_offset;
 		break;
-	case 6:	/* misaligned: the kernel aligns every capability to 8 bytes */
-		r.info.cap_offset += 4;
+	case 6:	/* misaligned: capabilities are at least 4-byte aligned */
+		r.info.cap_offset += 2;
 		break;
 	}
 	if (info->argsz < sizeof(r)) {
