@@ -50,7 +50,8 @@ static void cmd_qmp_capabilities(struct qmp_request *req, struct json_object *ar
 						  "Parameter 'enable' expects an array of strings");
 				return;
 			}
-			qmp_request_error(req, QMP_ERROR_GENERIC, "Capability '%s' is not available",
+			qmp_request_error(req, QMP_ERROR_GENERIC,
+					  "Capability '%s' is not available",
 					  json_object_get_string(cap));
 			return;
 		}

@@ -167,8 +167,9 @@ struct json_object *qmp_commands_list(struct qmp_server *s)
 	pthread_mutex_lock(&s->lock);
 	for (size_t i = 0; i < s->n_cmds; i++) {
 		struct json_object *e = json_object_new_object();
+		const char *name = s->cmds[i]->name;
 
-		if (!e || json_object_object_add(e, "name", json_object_new_string(s->cmds[i]->name)) ||
+		if (!e || json_object_object_add(e, "name", json_object_new_string(name)) ||
 		    json_object_array_add(list, e)) {
 			json_object_put(e);
 			json_object_put(list);
@@ -352,7 +353,8 @@ void qmp_dispatch(struct qmp_client *c, struct json_object *msg)
 	bool has_id;
 
 	if (!json_object_is_type(msg, json_type_object)) {
-		qmp_reply_error(c, false, NULL, QMP_ERROR_GENERIC, "QMP input must be a JSON object");
+		qmp_reply_error(c, false, NULL, QMP_ERROR_GENERIC,
+				"QMP input must be a JSON object");
 		return;
 	}
 	has_id = json_object_object_get_ex(msg, "id", &id);
@@ -365,7 +367,8 @@ void qmp_dispatch(struct qmp_client *c, struct json_object *msg)
 		}
 	}
 	if (!json_object_object_get_ex(msg, "execute", &exec)) {
-		qmp_reply_error(c, has_id, id, QMP_ERROR_GENERIC, "QMP input lacks member 'execute'");
+		qmp_reply_error(c, has_id, id, QMP_ERROR_GENERIC,
+				"QMP input lacks member 'execute'");
 		return;
 	}
 	if (!json_object_is_type(exec, json_type_string)) {

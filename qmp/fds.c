@@ -41,7 +41,8 @@ static void cmd_getfd(struct qmp_request *req, struct json_object *args, void *o
 		return;
 	}
 	if (!c->n_pending_fds) {
-		qmp_request_error(req, QMP_ERROR_GENERIC, "No file descriptor supplied via SCM_RIGHTS");
+		qmp_request_error(req, QMP_ERROR_GENERIC,
+				  "No file descriptor supplied via SCM_RIGHTS");
 		return;
 	}
 	fd = c->pending_fds[0];

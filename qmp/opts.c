@@ -89,8 +89,8 @@ int qmp_parse_listen_opts(const char *value, struct qmp_listen_opts *opts,
 			p++;
 		}
 		if (n == sizeof(opts->path) - 1) {
-			snprintf(err, errlen, "-qmp socket path is too long: a unix socket path has "
-				 "at most %zu bytes", sizeof(opts->path) - 1);
+			snprintf(err, errlen, "-qmp socket path is too long: a unix socket "
+				 "path has at most %zu bytes", sizeof(opts->path) - 1);
 			return -EINVAL;
 		}
 		opts->path[n++] = *p;
@@ -106,7 +106,8 @@ int qmp_parse_listen_opts(const char *value, struct qmp_listen_opts *opts,
 
 		p = strchrnul(start, ',');
 		if (p == start) {
-			snprintf(err, errlen, "-qmp '%s' has an empty option; " QMP_OPTS_HINT, value);
+			snprintf(err, errlen, "-qmp '%s' has an empty option; " QMP_OPTS_HINT,
+				 value);
 			return -EINVAL;
 		}
 		ret = opts_one(start, p - start, &server, &wait, err, errlen);

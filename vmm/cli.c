@@ -46,6 +46,7 @@ void cli_usage(FILE *out)
 		"  -mem-path DIR       back guest RAM with a file in DIR (a hugetlbfs mount)\n"
 		"  -serial DEV         COM1: stdio (default), none, file:PATH\n"
 		"  -nographic          no display; the console is COM1 on stdio\n"
+		"  -no-reboot          exit when the guest resets instead of booting again\n"
 		"  -name NAME          name of the guest\n"
 		"  -pidfile PATH       write ferry's pid to PATH\n"
 		"  -device vfio-pci,host=DDDD:BB:DD.F[,id=ID][,bus=BUS][,addr=ADDR]\n"
@@ -55,7 +56,8 @@ void cli_usage(FILE *out)
 		"  -h, --help          show this help\n"
 		"  --version           show the version\n"
 		"\n"
-		"ferry exits with status 0 when the guest powers off.\n");
+		"ferry exits with status 0 when the guest powers off (or, with -no-reboot,\n"
+		"resets).\n");
 }
 
 int cli_parse_size(const char *text, unsigned long long *bytes)
@@ -384,7 +386,8 @@ static int cli_opt_qmp(struct cli_opts *o, const char *arg, char *err, size_t er
 
 enum cli_opt_id {
 	OPT_HELP, OPT_VERSION, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_M, OPT_SMP,
-	OPT_MEM_PATH, OPT_SERIAL, OPT_NOGRAPHIC, OPT_NAME, OPT_PIDFILE, OPT_DEVICE, OPT_QMP,
+	OPT_MEM_PATH, OPT_SERIAL, OPT_NOGRAPHIC, OPT_NO_REBOOT, OPT_NAME, OPT_PIDFILE,
+	OPT_DEVICE, OPT_QMP,
 };
 
 static const struct {
@@ -403,6 +406,7 @@ static const struct {
 	{ "mem-path", OPT_MEM_PATH, true },
 	{ "serial", OPT_SERIAL, true },
 	{ "nographic", OPT_NOGRAPHIC, false },
+	{ "no-reboot", OPT_NO_REBOOT, false },
 	{ "name", OPT_NAME, true },
 	{ "pidfile", OPT_PIDFILE, true },
 	{ "device", OPT_DEVICE, true },
@@ -482,6 +486,9 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t errle
 			/* ferry has no display: COM1 on stdio unless -serial said otherwise. */
 			if (!serial_given)
 				o->vm.serial = VMM_SERIAL_STDIO;
+			break;
+		case OPT_NO_REBOOT:
+			o->vm.no_reboot = true;
 			break;
 		case OPT_NAME:
 			ret = cli_items(o, arg, cli_name_item, NULL);

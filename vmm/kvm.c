@@ -45,6 +45,10 @@ struct kvm_vm {
 	struct kvm_slot *slots;
 	unsigned int nr_slots;
 
+	/* Interrupt controllers and PIT as created, restored on reset. */
+	struct kvm_irqchip chips[3];
+	struct kvm_pit_state2 pit;
+
 	pthread_mutex_t gsi_lock;
 	unsigned int gsi_max;
 	struct kvm_msi_route msi[KVM_GSI_MAX - KVM_GSI_LEGACY_COUNT];
@@ -228,9 +232,34 @@ static int kvm_setup_irqchip(struct kvm_vm *vm, char *err, size_t errlen)
 		return ret;
 	}
 	ret = kvm_gsi_push(vm);
-	if (ret)
+	if (ret) {
 		kvm_err(err, errlen, "KVM_SET_GSI_ROUTING failed: %s", strerror(-ret));
+		return ret;
+	}
+	for (unsigned int i = 0; i < 3; i++) {
+		vm->chips[i].chip_id = i;	/* PIC master, PIC slave, IOAPIC */
+		if (ioctl(vm->vm_fd, KVM_GET_IRQCHIP, &vm->chips[i]))
+			goto err_state;
+	}
+	if (ioctl(vm->vm_fd, KVM_GET_PIT2, &vm->pit))
+		goto err_state;
+	return 0;
+
+err_state:
+	ret = -errno;
+	kvm_err(err, errlen, "cannot read the interrupt controllers' state: %s", strerror(-ret));
 	return ret;
+}
+
+int kvm_vm_reset_irqchip(struct kvm_vm *vm)
+{
+	if (!vm->irqchip)
+		return 0;
+	for (unsigned int i = 0; i < 3; i++) {
+		if (ioctl(vm->vm_fd, KVM_SET_IRQCHIP, &vm->chips[i]))
+			return -errno;
+	}
+	return ioctl(vm->vm_fd, KVM_SET_PIT2, &vm->pit) ? -errno : 0;
 }
 
 int kvm_vm_new(const struct kvm_vm_opts *opts, struct kvm_vm **out, char *err, size_t errlen)

@@ -49,6 +49,9 @@ const struct kvm_cpuid2 *kvm_vm_supported_cpuid(const struct kvm_vm *vm);
 /* Makes every region of @map (now and later) a KVM memslot, until the VM is freed. */
 int kvm_vm_track_memory(struct kvm_vm *vm, struct mem_map *map);
 
+/* Puts the PICs, the IOAPIC and the PIT back in their state at creation (reset). */
+int kvm_vm_reset_irqchip(struct kvm_vm *vm);
+
 /* KVM_IRQ_LINE: drives a legacy GSI (edge devices pulse it: 1 then 0). */
 int kvm_vm_irq_line(struct kvm_vm *vm, uint32_t gsi, bool level);
 

@@ -8,6 +8,11 @@
  * checks the flags before each KVM_RUN; a requester sets a flag and then
  * kicks every vCPU thread (VCPU_KICK_SIGNAL), which cannot be lost (see
  * vcpu.c).  Stop is final: vmm_free() joins the threads after it.
+ *
+ * Reset (guest reboot, triple fault, QMP): the vCPUs park as for a pause,
+ * and the thread in vmm_wait() puts the machine back to its boot state
+ * (interrupt controllers, vCPUs, ACPI tables, kernel) and lets them run.
+ * With no_reboot a reset is a stop instead.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -63,6 +68,8 @@ struct vmm {
 
 	struct vmm_cpu *cpus;
 	unsigned int nr_cpus;
+	struct boot_config boot;	/* what boot_load() loads, again at each reset */
+	struct boot_ram boot_ram;
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -70,6 +77,8 @@ struct vmm {
 	bool stop_req;
 	enum vmm_stop_reason reason;
 	bool pause_req;
+	bool reset_req;
+	unsigned int nr_resets;
 	unsigned int nr_parked;
 	unsigned int nr_exited;
 };
@@ -139,7 +148,7 @@ static bool machine_vcpu_gate(struct vmm *vmm)
 	bool go;
 
 	pthread_mutex_lock(&vmm->lock);
-	while (vmm->pause_req && !vmm->stop_req) {
+	while ((vmm->pause_req || vmm->reset_req) && !vmm->stop_req) {
 		vmm->nr_parked++;
 		pthread_cond_broadcast(&vmm->cond);
 		pthread_cond_wait(&vmm->cond, &vmm->lock);
@@ -173,15 +182,15 @@ static void *machine_vcpu_thread(void *arg)
 			vmm_request_stop(vmm, VMM_STOP_ERROR);
 			break;
 		case VCPU_EXIT_SHUTDOWN:
-			fprintf(stderr, "ferry: vCPU %u: triple fault (the guest reset the CPU); "
-				"ferry does not reboot guests, stopping\n", id);
-			vmm_request_stop(vmm, VMM_STOP_RESET);
+			fprintf(stderr, "ferry: vCPU %u: triple fault: the machine resets\n",
+				id);
+			vmm_request_reset(vmm);
 			break;
 		case VCPU_EXIT_POWEROFF:
 			vmm_request_stop(vmm, VMM_STOP_POWEROFF);
 			break;
 		case VCPU_EXIT_RESET:
-			vmm_request_stop(vmm, VMM_STOP_RESET);
+			vmm_request_reset(vmm);
 			break;
 		case VCPU_EXIT_ERROR:
 			vmm_request_stop(vmm, VMM_STOP_ERROR);
@@ -254,7 +263,10 @@ static void machine_pm_request(void *opaque, enum pm_request req)
 {
 	struct vmm *vmm = opaque;
 
-	vmm_request_stop(vmm, req == PM_REQUEST_POWEROFF ? VMM_STOP_POWEROFF : VMM_STOP_RESET);
+	if (req == PM_REQUEST_POWEROFF)
+		vmm_request_stop(vmm, VMM_STOP_POWEROFF);
+	else
+		vmm_request_reset(vmm);
 }
 
 static int machine_chipset(struct vmm *vmm, char *err, size_t errlen)
@@ -310,6 +322,50 @@ static int machine_acpi(struct vmm *vmm, uint64_t *rsdp, char *err, size_t errle
 	return ret;
 }
 
+/* Writes the ACPI tables and the kernel into guest RAM: at creation and at each reset. */
+static int machine_load(struct vmm *vmm, struct boot_cpu_state *boot, char *err, size_t errlen)
+{
+	int ret = machine_acpi(vmm, &vmm->boot.rsdp, err, errlen);
+
+	if (ret)
+		return ret;
+	return boot_load(vmm->map, &vmm->boot_ram, &vmm->boot, boot, err, errlen);
+}
+
+/* Runs with every vCPU parked outside KVM_RUN. */
+static int machine_reset(struct vmm *vmm)
+{
+	struct boot_cpu_state boot;
+	char err[512];
+	int ret;
+
+	ret = kvm_vm_reset_irqchip(vmm->kvm);
+	if (ret) {
+		fprintf(stderr, "ferry: reset: cannot reset the interrupt controllers: %s\n",
+			strerror(-ret));
+		return ret;
+	}
+	for (unsigned int i = 0; i < vmm->nr_cpus; i++) {
+		ret = vcpu_reset(vmm->cpus[i].vcpu);
+		if (ret) {
+			fprintf(stderr, "ferry: reset: cannot reset vCPU %u: %s\n", i,
+				strerror(-ret));
+			return ret;
+		}
+	}
+	/* The files are read again: a kernel replaced on disk boots at the next reset. */
+	ret = machine_load(vmm, &boot, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "ferry: reset: %s\n", err);
+		return ret;
+	}
+	ret = vcpu_set_boot_state(vmm->cpus[0].vcpu, &boot);
+	if (ret)
+		fprintf(stderr, "ferry: reset: cannot set the boot CPU's registers: %s\n",
+			strerror(-ret));
+	return ret;
+}
+
 static int machine_check(const struct vmm_config *cfg, char *err, size_t errlen)
 {
 	if (!cfg->kernel) {
@@ -356,10 +412,8 @@ int vmm_new(const struct vmm_config *cfg, struct vmm **out, char *err, size_t er
 	struct kvm_vm_opts kopts = { .irqchip = true };
 	struct mem_ram_opts ropts = { .size = cfg->ram_size, .mem_path = cfg->mem_path,
 				      .thp = true };
-	struct boot_config bcfg = { .kernel = cfg->kernel, .initrd = cfg->initrd,
-				    .cmdline = cfg->cmdline };
+
 	struct boot_cpu_state boot;
-	struct boot_ram bram;
 	struct vmm *vmm;
 	int ret;
 
@@ -412,12 +466,11 @@ int vmm_new(const struct vmm_config *cfg, struct vmm **out, char *err, size_t er
 	if (ret)
 		goto err_free;
 
-	ret = machine_acpi(vmm, &bcfg.rsdp, err, errlen);
-	if (ret)
-		goto err_free;
-	bram.low_top = mem_ram_low_top(vmm->ram);
-	bram.high_end = mem_ram_high_end(vmm->ram);
-	ret = boot_load(vmm->map, &bram, &bcfg, &boot, err, errlen);
+	vmm->boot = (struct boot_config){ .kernel = cfg->kernel, .initrd = cfg->initrd,
+					  .cmdline = cfg->cmdline };
+	vmm->boot_ram.low_top = mem_ram_low_top(vmm->ram);
+	vmm->boot_ram.high_end = mem_ram_high_end(vmm->ram);
+	ret = machine_load(vmm, &boot, err, errlen);
 	if (ret)
 		goto err_free;
 	ret = machine_cpus(vmm, &boot, err, errlen);
@@ -471,10 +524,29 @@ int vmm_start(struct vmm *vmm, char *err, size_t errlen)
 enum vmm_stop_reason vmm_wait(struct vmm *vmm)
 {
 	enum vmm_stop_reason reason;
+	int ret;
 
 	pthread_mutex_lock(&vmm->lock);
-	while (!vmm->stop_req)
-		pthread_cond_wait(&vmm->cond, &vmm->lock);
+	for (;;) {
+		while (!vmm->stop_req && !vmm->reset_req)
+			pthread_cond_wait(&vmm->cond, &vmm->lock);
+		while (!vmm->stop_req && vmm->nr_parked + vmm->nr_exited < vmm->nr_cpus)
+			pthread_cond_wait(&vmm->cond, &vmm->lock);
+		if (vmm->stop_req)
+			break;
+		pthread_mutex_unlock(&vmm->lock);
+		ret = machine_reset(vmm);
+		pthread_mutex_lock(&vmm->lock);
+		if (ret && !vmm->stop_req) {
+			vmm->stop_req = true;
+			vmm->reason = VMM_STOP_ERROR;
+			vmm->state = VMM_STATE_STOPPED;
+			break;
+		}
+		vmm->reset_req = false;
+		vmm->nr_resets++;
+		pthread_cond_broadcast(&vmm->cond);
+	}
 	reason = vmm->reason;
 	pthread_mutex_unlock(&vmm->lock);
 	return reason;
@@ -529,7 +601,27 @@ int vmm_request_powerdown(struct vmm *vmm)
 
 void vmm_request_reset(struct vmm *vmm)
 {
-	vmm_request_stop(vmm, VMM_STOP_RESET);
+	if (vmm->cfg.no_reboot) {
+		vmm_request_stop(vmm, VMM_STOP_RESET);
+		return;
+	}
+	pthread_mutex_lock(&vmm->lock);
+	if (!vmm->stop_req && vmm->state != VMM_STATE_CREATED) {
+		vmm->reset_req = true;
+		pthread_cond_broadcast(&vmm->cond);
+		machine_kick_all(vmm);
+	}
+	pthread_mutex_unlock(&vmm->lock);
+}
+
+unsigned int vmm_get_reset_count(struct vmm *vmm)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&vmm->lock);
+	n = vmm->nr_resets;
+	pthread_mutex_unlock(&vmm->lock);
+	return n;
 }
 
 enum vmm_state vmm_get_state(struct vmm *vmm)

@@ -114,9 +114,8 @@ int main(int argc, char **argv)
 		status = 0;
 		break;
 	case VMM_STOP_RESET:
-		/* As QEMU's -no-reboot: a reset ends the run, successfully. */
-		fprintf(stderr, "ferry: the guest reset; ferry does not reboot guests, so it "
-			"exits\n");
+		/* -no-reboot, as QEMU's: a reset ends the run, successfully. */
+		fprintf(stderr, "ferry: the guest reset (-no-reboot): exiting\n");
 		status = 0;
 		break;
 	case VMM_STOP_NONE:

@@ -45,12 +45,37 @@
 #define APIC_MODE_NMI		0x4
 #define APIC_MODE_EXTINT	0x7
 
+/* KVM's paravirtual MSRs: zeroed on reset so KVM stops writing into old guest memory. */
+static const uint32_t vcpu_pv_msrs[] = {
+	0x4b564d00,	/* wall clock */
+	0x4b564d01,	/* system time (kvmclock page) */
+	0x4b564d02,	/* async page faults */
+	0x4b564d03,	/* steal time */
+	0x4b564d04,	/* PV EOI */
+	0x4b564d06,	/* async PF interrupt */
+	0x11,		/* legacy wall clock */
+	0x12,		/* legacy system time */
+};
+
+/* What the vCPU looked like when ferry had set it up: a reset goes back to it. */
+struct vcpu_reset_state {
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	struct kvm_fpu fpu;
+	struct kvm_lapic_state lapic;
+	struct kvm_mp_state mp;
+	struct kvm_xcrs xcrs;
+	struct kvm_vcpu_events events;	/* nothing pending: no exception, NMI or interrupt */
+	bool has_lapic, has_xcrs;
+};
+
 struct vcpu {
 	unsigned int id;
 	int fd;
 	struct kvm_run *run;
 	size_t run_size;
 	struct kvm_vm *vm;
+	struct vcpu_reset_state reset;
 };
 
 static __thread struct kvm_run *vcpu_tls_run;
@@ -172,6 +197,54 @@ static int vcpu_set_fpu(struct vcpu *v)
 	return ioctl(v->fd, KVM_SET_FPU, &fpu) ? -errno : 0;
 }
 
+static int vcpu_save_reset_state(struct vcpu *v)
+{
+	struct vcpu_reset_state *r = &v->reset;
+
+	if (ioctl(v->fd, KVM_GET_REGS, &r->regs) || ioctl(v->fd, KVM_GET_SREGS, &r->sregs) ||
+	    ioctl(v->fd, KVM_GET_FPU, &r->fpu) || ioctl(v->fd, KVM_GET_MP_STATE, &r->mp) ||
+	    ioctl(v->fd, KVM_GET_VCPU_EVENTS, &r->events))
+		return -errno;
+	r->has_lapic = kvm_vm_has_irqchip(v->vm);
+	if (r->has_lapic && ioctl(v->fd, KVM_GET_LAPIC, &r->lapic))
+		return -errno;
+	r->has_xcrs = ioctl(kvm_vm_sys_fd(v->vm), KVM_CHECK_EXTENSION, KVM_CAP_XCRS) > 0;
+	if (r->has_xcrs && ioctl(v->fd, KVM_GET_XCRS, &r->xcrs))
+		return -errno;
+	return 0;
+}
+
+int vcpu_reset(struct vcpu *v)
+{
+	struct vcpu_reset_state *r = &v->reset;
+	int ret;
+
+	/* SREGS first: it carries the APIC base, which the LAPIC state must match. */
+	if (ioctl(v->fd, KVM_SET_SREGS, &r->sregs) || ioctl(v->fd, KVM_SET_REGS, &r->regs) ||
+	    ioctl(v->fd, KVM_SET_FPU, &r->fpu))
+		return -errno;
+	if (r->has_xcrs && ioctl(v->fd, KVM_SET_XCRS, &r->xcrs))
+		return -errno;
+	if (r->has_lapic && ioctl(v->fd, KVM_SET_LAPIC, &r->lapic))
+		return -errno;
+	if (ioctl(v->fd, KVM_SET_VCPU_EVENTS, &r->events))
+		return -errno;
+	ret = vcpu_set_msrs(v, NULL, 0);
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < sizeof(vcpu_pv_msrs) / sizeof(vcpu_pv_msrs[0]); i++) {
+		struct {
+			struct kvm_msrs hdr;
+			struct kvm_msr_entry e;
+		} m = { .hdr.nmsrs = 1, .e.index = vcpu_pv_msrs[i] };
+
+		/* Refused means KVM lacks it, so the guest cannot have enabled it. */
+		ioctl(v->fd, KVM_SET_MSRS, &m);
+	}
+	/* The BSP runs; APs wait for INIT/SIPI again. */
+	return ioctl(v->fd, KVM_SET_MP_STATE, &r->mp) ? -errno : 0;
+}
+
 int vcpu_new(struct kvm_vm *vm, unsigned int id, unsigned int nr_vcpus, struct vcpu **out,
 	     char *err, size_t errlen)
 {
@@ -216,6 +289,12 @@ int vcpu_new(struct kvm_vm *vm, unsigned int id, unsigned int nr_vcpus, struct v
 				 strerror(-ret));
 			goto err_unmap;
 		}
+	}
+	ret = vcpu_save_reset_state(v);
+	if (ret) {
+		vcpu_err(err, errlen, "vCPU %u: cannot read its initial state: %s", id,
+			 strerror(-ret));
+		goto err_unmap;
 	}
 	*out = v;
 	return 0;

@@ -41,6 +41,13 @@ void vcpu_free(struct vcpu *vcpu);
 int vcpu_fd(const struct vcpu *vcpu);
 unsigned int vcpu_id(const struct vcpu *vcpu);
 
+/*
+ * Puts the vCPU back as vcpu_new() left it (registers, FPU, XCR0, LAPIC,
+ * MSR defaults, KVM's paravirtual MSRs off, BSP runnable / AP waiting for
+ * SIPI).  Only while the vCPU's thread is parked outside KVM_RUN.
+ */
+int vcpu_reset(struct vcpu *vcpu);
+
 /* Puts the vCPU in 64-bit mode at the kernel's entry point. */
 int vcpu_set_boot_state(struct vcpu *vcpu, const struct boot_cpu_state *st);
 

@@ -80,6 +80,7 @@ struct vmm_config {
 	const char *serial_path;	/* VMM_SERIAL_FILE only */
 	const struct vmm_device_config *devices;
 	unsigned int nr_devices;
+	bool no_reboot;			/* a guest reset stops the machine (-no-reboot) */
 };
 
 enum vmm_state {
@@ -93,7 +94,7 @@ enum vmm_state {
 enum vmm_stop_reason {
 	VMM_STOP_NONE,
 	VMM_STOP_POWEROFF,	/* the guest powered off (ACPI S5) */
-	VMM_STOP_RESET,		/* the guest (or QMP) reset it; ferry does not reboot */
+	VMM_STOP_RESET,		/* the guest (or QMP) reset it, with no_reboot */
 	VMM_STOP_HOST,		/* asked by the host: signal, QMP quit */
 	VMM_STOP_ERROR,		/* a vCPU failed; the diagnostic went to stderr */
 };
@@ -108,7 +109,10 @@ struct vmm;
 int vmm_new(const struct vmm_config *cfg, struct vmm **vmm, char *err, size_t errlen);
 /* Starts the event loop and the vCPU threads. */
 int vmm_start(struct vmm *vmm, char *err, size_t errlen);
-/* Blocks until a stop is requested (by the guest, the host or an error). */
+/*
+ * Blocks until a stop is requested (by the guest, the host or an error).
+ * Resets are carried out by the thread waiting here, so one thread must be.
+ */
 enum vmm_stop_reason vmm_wait(struct vmm *vmm);
 /* Stops every thread (if not yet) and frees everything. */
 void vmm_free(struct vmm *vmm);
@@ -120,8 +124,13 @@ void vmm_request_stop(struct vmm *vmm, enum vmm_stop_reason reason);
  * the machine then stops with VMM_STOP_POWEROFF.  -EAGAIN unless running.
  */
 int vmm_request_powerdown(struct vmm *vmm);
-/* A reset ends the run (VMM_STOP_RESET): ferry does not reboot guests. */
+/*
+ * Resets the machine: the kernel boots again (or, with no_reboot, the
+ * machine stops with VMM_STOP_RESET).  Also callable from a vCPU thread.
+ */
 void vmm_request_reset(struct vmm *vmm);
+/* Resets carried out so far. */
+unsigned int vmm_get_reset_count(struct vmm *vmm);
 /* Parks every vCPU outside KVM_RUN; returns once all are parked. */
 int vmm_pause(struct vmm *vmm);
 int vmm_resume(struct vmm *vmm);

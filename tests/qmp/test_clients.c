@@ -231,7 +231,8 @@ Test(clients, a_deferred_reply_keeps_order_and_events_flow_meanwhile)
 	add_later();
 	tc_open(&a, &t);
 	tc_open(&b, &t);
-	tc_send(&a, "{\"execute\":\"x-later\",\"id\":1}\r\n{\"execute\":\"query-version\",\"id\":2}\r\n");
+	tc_send(&a, "{\"execute\":\"x-later\",\"id\":1}\r\n"
+		    "{\"execute\":\"query-version\",\"id\":2}\r\n");
 	req = wait_parked();
 	cr_assert_eq(qmp_request_take_fd(req, "none"), -EPERM);
 
@@ -310,7 +311,8 @@ Test(clients, half_closed_client_gets_its_replies)
 	struct tc a;
 
 	tc_connect(&a, &t);
-	tc_send(&a, "{\"execute\":\"qmp_capabilities\"}\r\n{\"execute\":\"query-version\",\"id\":9}\r\n");
+	tc_send(&a, "{\"execute\":\"qmp_capabilities\"}\r\n"
+		    "{\"execute\":\"query-version\",\"id\":9}\r\n");
 	shutdown(a.fd, SHUT_WR);
 	json_object_put(tc_recv(&a));	/* greeting */
 	expect_return_empty(tc_recv(&a));

@@ -20,6 +20,8 @@
 
 static struct th t;
 
+#define CLOSEFD(name) "{\"execute\":\"closefd\",\"arguments\":{\"fdname\":\"" name "\"}}"
+
 /* x-write-fd {fdname, text}: takes the stored fd, writes @text, closes it. */
 static void cmd_write_fd(struct qmp_request *req, struct json_object *args, void *opaque)
 {
@@ -119,7 +121,8 @@ Test(fds, getfd_stores_the_fd_and_a_command_takes_it)
 	/* Taken: the command closed it, and the name is gone. */
 	cr_assert(pipe_eof(rd));
 	expect_error(tc_cmd(&c, "{\"execute\":\"x-write-fd\",\"arguments\":"
-			    "{\"fdname\":\"w\",\"text\":\"x\"}}"), "GenericError", "no fd named 'w'");
+			    "{\"fdname\":\"w\",\"text\":\"x\"}}"),
+		     "GenericError", "no fd named 'w'");
 	close(rd);
 	tc_close(&c);
 }
@@ -151,7 +154,7 @@ Test(fds, closefd_closes_and_unknown_names_are_errors)
 
 	tc_open(&c, &t);
 	rd = getfd(&c, "c");
-	expect_return_empty(tc_cmd(&c, "{\"execute\":\"closefd\",\"arguments\":{\"fdname\":\"c\"}}"));
+	expect_return_empty(tc_cmd(&c, CLOSEFD("c")));
 	cr_assert(pipe_eof(rd));
 	expect_error(tc_cmd(&c, "{\"execute\":\"closefd\",\"arguments\":{\"fdname\":\"c\"}}"),
 		     "GenericError", "File descriptor named 'c' not found");
@@ -212,7 +215,7 @@ Test(fds, the_fd_may_come_with_the_first_part_of_a_split_getfd)
 	tc_send(&c, "\"arguments\":{\"fdname\":\"s\"}}\r\n");
 	expect_return_empty(tc_reply(&c));
 	cr_assert(pipe_open(rd));
-	expect_return_empty(tc_cmd(&c, "{\"execute\":\"closefd\",\"arguments\":{\"fdname\":\"s\"}}"));
+	expect_return_empty(tc_cmd(&c, CLOSEFD("s")));
 	cr_assert(pipe_eof(rd));
 	close(rd);
 	tc_close(&c);

@@ -37,6 +37,7 @@ Test(cli, defaults)
 	cr_assert_null(o.vm.initrd);
 	cr_assert_null(o.vm.cmdline);
 	cr_assert_eq(o.vm.nr_devices, 0);
+	cr_assert_not(o.vm.no_reboot);
 	cr_assert_null(o.qmp);
 	cli_opts_free(&o);
 }
@@ -48,7 +49,7 @@ Test(cli, every_option)
 
 	cr_assert_eq(PARSE(&o, err, "-kernel", "/k", "-initrd", "/i", "-append", "console=ttyS0",
 			   "-m", "2G", "-smp", "4", "-mem-path", "/dev/hugepages",
-			   "-serial", "file:/tmp/con", "-nographic",
+			   "-serial", "file:/tmp/con", "-nographic", "-no-reboot",
 			   "-name", "guest=vm1,debug-threads=on",
 			   "-pidfile", "/run/f.pid", "--device",
 			   "vfio-pci,host=0000:01:00.0,id=hostdev0,bus=pci.0,addr=0x2",
@@ -62,6 +63,7 @@ Test(cli, every_option)
 	cr_assert_eq(o.vm.serial, VMM_SERIAL_FILE);
 	cr_assert_str_eq(o.vm.serial_path, "/tmp/con");
 	cr_assert_str_eq(o.vm.name, "vm1");
+	cr_assert(o.vm.no_reboot);
 	cr_assert_str_eq(o.pidfile, "/run/f.pid");
 	cr_assert_eq(o.vm.nr_devices, 1);
 	cr_assert_str_eq(o.vm.devices[0].driver, "vfio-pci");

@@ -434,3 +434,60 @@ Test(kvm, machine_errors_leave_nothing_behind)
 	}
 	cr_assert_eq(count_dir("/proc/self/fd"), fds);
 }
+
+struct waiter {
+	struct vmm *vmm;
+	enum vmm_stop_reason reason;
+};
+
+static void *wait_thread(void *arg)
+{
+	struct waiter *w = arg;
+
+	w->reason = vmm_wait(w->vmm);
+	return NULL;
+}
+
+Test(kvm, reset_boots_again_and_no_reboot_stops)
+{
+	struct vmm *vmm;
+	struct waiter w;
+	pthread_t t;
+	char err[512] = "";
+
+	need_kvm();
+	char *kernel = fake_kernel_file();
+	struct vmm_config cfg = { .ram_size = 64ULL << 20, .nr_vcpus = 2, .kernel = kernel,
+				  .serial = VMM_SERIAL_NONE };
+
+	/* The thread in vmm_wait() carries resets out; the machine keeps running. */
+	cr_assert_eq(vmm_new(&cfg, &vmm, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(vmm_start(vmm, err, sizeof(err)), 0, "%s", err);
+	w.vmm = vmm;
+	cr_assert_eq(pthread_create(&t, NULL, wait_thread, &w), 0);
+	vmm_request_reset(vmm);
+	for (int i = 0; i < 500 && vmm_get_reset_count(vmm) < 1; i++)
+		usleep(10000);
+	if (vmm_get_state(vmm) == VMM_STATE_STOPPED)
+		cr_assert_fail("the machine stopped (%s) instead of resetting",
+			       vmm_stop_reason_name(vmm_get_stop_reason(vmm)));
+	cr_assert_eq(vmm_get_reset_count(vmm), 1);
+	cr_assert_eq(vmm_get_state(vmm), VMM_STATE_RUNNING);
+	/* It still pauses: every vCPU came back from the reset. */
+	cr_assert_eq(vmm_pause(vmm), 0);
+	cr_assert_eq(vmm_resume(vmm), 0);
+	vmm_request_stop(vmm, VMM_STOP_HOST);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	cr_assert_eq(w.reason, VMM_STOP_HOST);
+	vmm_free(vmm);
+
+	cfg.no_reboot = true;
+	cr_assert_eq(vmm_new(&cfg, &vmm, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(vmm_start(vmm, err, sizeof(err)), 0, "%s", err);
+	vmm_request_reset(vmm);
+	cr_assert_eq(vmm_wait(vmm), VMM_STOP_RESET);
+	cr_assert_eq(vmm_get_reset_count(vmm), 0);
+	vmm_free(vmm);
+	unlink(kernel);
+	free(kernel);
+}
