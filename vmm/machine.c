@@ -81,6 +81,9 @@ struct vmm {
 	unsigned int nr_resets;
 	unsigned int nr_parked;
 	unsigned int nr_exited;
+
+	vmm_event_fn event_fn;		/* called without vmm->lock held */
+	void *event_opaque;
 };
 
 static void vmm_err(char *err, size_t errlen, const char *fmt, ...)
@@ -129,17 +132,52 @@ static void machine_kick_all(struct vmm *vmm)
 	}
 }
 
-void vmm_request_stop(struct vmm *vmm, enum vmm_stop_reason reason)
+void vmm_set_event_handler(struct vmm *vmm, vmm_event_fn fn, void *opaque)
 {
 	pthread_mutex_lock(&vmm->lock);
-	if (!vmm->stop_req) {
+	vmm->event_fn = fn;
+	vmm->event_opaque = opaque;
+	pthread_mutex_unlock(&vmm->lock);
+}
+
+/* Called with vmm->lock held; returns true when this call made the stop. */
+static bool machine_stop_locked(struct vmm *vmm, enum vmm_stop_reason reason)
+{
+	bool first = !vmm->stop_req;
+
+	if (first) {
 		vmm->stop_req = true;
 		vmm->reason = reason;
 		vmm->state = VMM_STATE_STOPPED;
 	}
 	pthread_cond_broadcast(&vmm->cond);
 	machine_kick_all(vmm);
+	return first;
+}
+
+/* Snapshot under the lock, call outside it: a handler may call back into the machine. */
+static void machine_emit(struct vmm *vmm, enum vmm_event ev, enum vmm_stop_reason reason)
+{
+	vmm_event_fn fn;
+	void *opaque;
+
+	pthread_mutex_lock(&vmm->lock);
+	fn = vmm->event_fn;
+	opaque = vmm->event_opaque;
 	pthread_mutex_unlock(&vmm->lock);
+	if (fn)
+		fn(opaque, ev, reason);
+}
+
+void vmm_request_stop(struct vmm *vmm, enum vmm_stop_reason reason)
+{
+	bool first;
+
+	pthread_mutex_lock(&vmm->lock);
+	first = machine_stop_locked(vmm, reason);
+	pthread_mutex_unlock(&vmm->lock);
+	if (first)
+		machine_emit(vmm, VMM_EVENT_SHUTDOWN, reason);
 }
 
 /* Returns false when the thread must exit. */
@@ -537,15 +575,20 @@ enum vmm_stop_reason vmm_wait(struct vmm *vmm)
 		pthread_mutex_unlock(&vmm->lock);
 		ret = machine_reset(vmm);
 		pthread_mutex_lock(&vmm->lock);
-		if (ret && !vmm->stop_req) {
-			vmm->stop_req = true;
-			vmm->reason = VMM_STOP_ERROR;
-			vmm->state = VMM_STATE_STOPPED;
+		if (ret) {
+			if (machine_stop_locked(vmm, VMM_STOP_ERROR)) {
+				pthread_mutex_unlock(&vmm->lock);
+				machine_emit(vmm, VMM_EVENT_SHUTDOWN, VMM_STOP_ERROR);
+				pthread_mutex_lock(&vmm->lock);
+			}
 			break;
 		}
 		vmm->reset_req = false;
 		vmm->nr_resets++;
 		pthread_cond_broadcast(&vmm->cond);
+		pthread_mutex_unlock(&vmm->lock);
+		machine_emit(vmm, VMM_EVENT_RESET, VMM_STOP_NONE);
+		pthread_mutex_lock(&vmm->lock);
 	}
 	reason = vmm->reason;
 	pthread_mutex_unlock(&vmm->lock);
@@ -648,6 +691,8 @@ void vmm_free(struct vmm *vmm)
 {
 	if (!vmm)
 		return;
+	/* Whoever set a handler may be going away too: no event from here on. */
+	vmm_set_event_handler(vmm, NULL, NULL);
 	vmm_request_stop(vmm, VMM_STOP_HOST);
 	for (unsigned int i = 0; i < vmm->nr_cpus; i++) {
 		if (vmm->cpus[i].started)

@@ -117,6 +117,20 @@ enum vmm_stop_reason vmm_wait(struct vmm *vmm);
 /* Stops every thread (if not yet) and frees everything. */
 void vmm_free(struct vmm *vmm);
 
+/*
+ * Events for QMP (SHUTDOWN, RESET).  VMM_EVENT_SHUTDOWN comes once, with
+ * the reason, from the thread that requested the stop (a vCPU thread for a
+ * guest power-off); VMM_EVENT_RESET after each reset, from the vmm_wait()
+ * thread.  Called without the machine's lock held; never after vmm_free()
+ * has begun.
+ */
+enum vmm_event {
+	VMM_EVENT_SHUTDOWN,
+	VMM_EVENT_RESET,
+};
+typedef void (*vmm_event_fn)(void *opaque, enum vmm_event event, enum vmm_stop_reason reason);
+void vmm_set_event_handler(struct vmm *vmm, vmm_event_fn fn, void *opaque);
+
 /* Requests a stop; vmm_wait() returns.  Also callable from a vCPU thread. */
 void vmm_request_stop(struct vmm *vmm, enum vmm_stop_reason reason);
 /*

@@ -17,6 +17,39 @@
 
 #include "kmodel.h"
 
+/*
+ * Every model a test makes is tracked so that the suite's .fini frees it
+ * even when an assertion ends the test early (its tree would stay in /tmp).
+ */
+static struct kmodel *tracked[4];
+
+static struct kmodel *track(struct kmodel *km)
+{
+	for (size_t i = 0; km && i < sizeof(tracked) / sizeof(tracked[0]); i++) {
+		if (!tracked[i]) {
+			tracked[i] = km;
+			return km;
+		}
+	}
+	return km;
+}
+
+static void free_tracked(struct kmodel *km)
+{
+	for (size_t i = 0; i < sizeof(tracked) / sizeof(tracked[0]); i++)
+		if (tracked[i] == km)
+			tracked[i] = NULL;
+	kmodel_free(km);
+}
+
+static void fini(void)
+{
+	for (size_t i = 0; i < sizeof(tracked) / sizeof(tracked[0]); i++)
+		free_tracked(tracked[i]);
+}
+
+TestSuite(kmodel, .fini = fini);
+
 static unsigned int count_proc_fds(void)
 {
 	DIR *d = opendir("/proc/self/fd");
@@ -33,7 +66,7 @@ static unsigned int count_proc_fds(void)
 
 static struct kmodel *host_one(void)
 {
-	struct kmodel *km = kmodel_new(NULL);
+	struct kmodel *km = track(kmodel_new(NULL));
 
 	cr_assert(km);
 	cr_assert_eq(kmodel_add_device(km, "0000:00:03.0", 0x1234, 0x11e8, 7), 0);
@@ -70,7 +103,7 @@ Test(kmodel, sysfs_tree_reads_like_the_kernels)
 	n = sys->readdir(sys, "/sys/bus/pci/devices/0000:00:03.0/vfio-dev", buf, sizeof(buf));
 	cr_assert_gt(n, 0);
 	cr_expect_str_eq(buf, "vfio0");
-	kmodel_free(km);
+	free_tracked(km);
 }
 
 Test(kmodel, unbind_removes_driver_link_and_node)
@@ -90,7 +123,7 @@ Test(kmodel, unbind_removes_driver_link_and_node)
 	cr_assert_eq(kmodel_bind(km, "0000:00:03.0", "e1000e"), 0);
 	cr_assert_eq(kmodel_group_state(km, 7, &st), 0);
 	cr_expect_not(st.viable);
-	kmodel_free(km);
+	free_tracked(km);
 }
 
 Test(kmodel, holder_appears_in_procfs)
@@ -121,7 +154,7 @@ Test(kmodel, holder_appears_in_procfs)
 	fd = sys->open(sys, "/dev/vfio/7", O_RDWR);
 	cr_expect_geq(fd, 0);
 	cr_expect_eq(sys->readlink(sys, "/proc/4242/fd/3", buf, sizeof(buf)), -ENOENT);
-	kmodel_free(km);
+	free_tracked(km);
 }
 
 Test(kmodel, model_fds_are_real_fds_and_free_closes_them)
@@ -139,7 +172,7 @@ Test(kmodel, model_fds_are_real_fds_and_free_closes_them)
 	cr_expect_eq(count_proc_fds(), before + 2 + 1 /* BAR memfd */);
 	cr_expect_eq(sys->close(sys, c), 0);
 	cr_expect_eq(kmodel_live_fds(km), 1);
-	kmodel_free(km);
+	free_tracked(km);
 	cr_expect_eq(count_proc_fds(), before, "kmodel_free() closes every fd it made");
 }
 
@@ -151,7 +184,7 @@ Test(kmodel, tree_removed_on_free)
 
 	snprintf(root, sizeof(root), "%s", kmodel_root(km));
 	cr_assert_eq(stat(root, &st), 0);
-	kmodel_free(km);
+	free_tracked(km);
 	cr_expect_neq(stat(root, &st), 0);
 }
 
@@ -170,7 +203,7 @@ Test(kmodel, log_records_calls)
 	cr_expect(strstr(kmodel_log(km), "VFIO_GROUP_GET_STATUS = 0"));
 	kmodel_log_clear(km);
 	cr_expect_str_eq(kmodel_log(km), "");
-	kmodel_free(km);
+	free_tracked(km);
 }
 
 Test(kmodel, from_sys_only_recognises_models)
@@ -179,7 +212,7 @@ Test(kmodel, from_sys_only_recognises_models)
 
 	cr_expect_eq(kmodel_from_sys(kmodel_sys(km)), km);
 	cr_expect_null(kmodel_from_sys(vfio_sys_linux()));
-	kmodel_free(km);
+	free_tracked(km);
 }
 
 Test(kmodel, getrlimit_reports_the_models_memlock)
@@ -191,7 +224,7 @@ Test(kmodel, getrlimit_reports_the_models_memlock)
 	kmodel_set_memlock(km, 1 << 20);
 	cr_assert_eq(sys->getrlimit(sys, RLIMIT_MEMLOCK, &rl), 0);
 	cr_expect_eq(rl.rlim_cur, 1 << 20);
-	kmodel_free(km);
+	free_tracked(km);
 }
 
 Test(kmodel, bar_mmap_and_pread_see_the_same_bytes)
@@ -215,7 +248,7 @@ Test(kmodel, bar_mmap_and_pread_see_the_same_bytes)
 	cr_assert_eq(sys->pread(sys, d, &v, 4, 8), 4);
 	cr_expect_eq(v, 5);
 	sys->munmap(sys, p, 4096);
-	kmodel_free(km);
+	free_tracked(km);
 }
 
 /* ---- rules the lab cannot show (no such hardware or kernel there) ---- */
@@ -264,7 +297,7 @@ Test(kmodel, an_old_kernels_kvm_vfio_refuses_a_cdev_fd)
 	int kvm, vm, kv, cd, g;
 
 	cfg.kvm_vfio_cdev = false;
-	km = kmodel_new(&cfg);
+	km = track(kmodel_new(&cfg));
 	cr_assert(km);
 	sys = kmodel_sys(km);
 	cr_assert_eq(kmodel_add_device(km, "0000:00:03.0", 0x1234, 0x11e8, 7), 0);
@@ -276,7 +309,7 @@ Test(kmodel, an_old_kernels_kvm_vfio_refuses_a_cdev_fd)
 	sys->close(sys, cd);
 	g = sys->open(sys, "/dev/vfio/7", O_RDWR);
 	cr_expect_eq(vfio_file_op(sys, kv, KVM_DEV_VFIO_FILE_ADD, g), 0, "groups still are");
-	kmodel_free(km);
+	free_tracked(km);
 }
 
 /* The device sees KVM only if its file was registered before it was opened/bound. */
@@ -303,7 +336,7 @@ Test(kmodel, kvm_reaches_a_device_registered_before_bind)
 	cr_assert_eq(cdev_bind(sys, cd, ictx), 0);
 	cr_assert_eq(vfio_file_op(sys, kv, KVM_DEV_VFIO_FILE_ADD, cd), 0);
 	cr_expect_eq(kmodel_device_kvm(km, "0000:00:03.0"), 0, "registered after bind: no KVM");
-	kmodel_free(km);
+	free_tracked(km);
 }
 
 Test(kmodel, msix_bar_reports_msix_mappable_and_sparse_areas)
@@ -351,7 +384,7 @@ Test(kmodel, msix_bar_reports_msix_mappable_and_sparse_areas)
 		cr_assert_eq(sys->ioctl(sys, d, VFIO_DEVICE_GET_IRQ_INFO, &ii), 0);
 		cr_expect_eq(ii.count, 8);
 	}
-	kmodel_free(km);
+	free_tracked(km);
 }
 
 Test(kmodel, without_interrupt_remapping_set_iommu_is_eperm)
@@ -362,7 +395,7 @@ Test(kmodel, without_interrupt_remapping_set_iommu_is_eperm)
 	int g, c;
 
 	cfg.irq_remap = false;
-	km = kmodel_new(&cfg);
+	km = track(kmodel_new(&cfg));
 	cr_assert(km);
 	sys = kmodel_sys(km);
 	cr_assert_eq(kmodel_add_device(km, "0000:00:03.0", 0x1234, 0x11e8, 7), 0);
@@ -372,7 +405,7 @@ Test(kmodel, without_interrupt_remapping_set_iommu_is_eperm)
 	cr_assert_eq(sys->ioctl(sys, g, VFIO_GROUP_SET_CONTAINER, &c), 0);
 	cr_expect_eq(sys->ioctl(sys, c, VFIO_SET_IOMMU, (void *)(uintptr_t)VFIO_TYPE1v2_IOMMU),
 		     -EPERM);
-	kmodel_free(km);
+	free_tracked(km);
 }
 
 /* vfio_device_remove_group(): the last vfio device leaving revokes an open group. */
@@ -395,13 +428,13 @@ Test(kmodel, unbinding_the_last_device_revokes_an_open_group)
 	cr_expect_eq(sys->ioctl(sys, g, VFIO_GROUP_SET_CONTAINER, &c), -EINVAL,
 		     "compat: the iommufd is still set");
 	cr_assert_eq(sys->close(sys, g), 0);
-	kmodel_free(km);
+	free_tracked(km);
 }
 
 /* A host driver cannot probe while userspace owns the group's DMA. */
 Test(kmodel, host_driver_cannot_bind_into_an_owned_group)
 {
-	struct kmodel *km = kmodel_new(NULL);
+	struct kmodel *km = track(kmodel_new(NULL));
 	struct vfio_sys *sys;
 	int cd, ictx;
 
@@ -415,7 +448,7 @@ Test(kmodel, host_driver_cannot_bind_into_an_owned_group)
 	cr_assert_eq(cdev_bind(sys, cd, ictx), 0);
 	cr_expect_eq(kmodel_bind(km, "0000:01:02.0", "e1000e"), -EBUSY);
 	cr_expect_eq(kmodel_bind(km, "0000:01:02.0", "pci-stub"), 0, "driver_managed_dma");
-	kmodel_free(km);
+	free_tracked(km);
 }
 
 /* iommufd pins when a domain arrives and refuses one over a mapped reserved range. */
@@ -465,7 +498,7 @@ Test(kmodel, ioas_pins_and_checks_reserved_iova_at_attach)
 	cr_expect(m.iova + len <= 0xfee00000 || m.iova > 0xfeefffff);
 	cr_assert_eq(sys->close(sys, cd), 0);
 	cr_expect_eq(kmodel_pinned_bytes(km), 0, "the last domain gone unpins");
-	kmodel_free(km);
+	free_tracked(km);
 	munmap(buf, len);
 }
 
@@ -473,7 +506,7 @@ Test(kmodel, ioas_pins_and_checks_reserved_iova_at_attach)
 Test(kmodel, container_users_count_devices_not_fds)
 {
 	struct kmodel_config cfg = kmodel_config_legacy();
-	struct kmodel *km = kmodel_new(&cfg);
+	struct kmodel *km = track(kmodel_new(&cfg));
 	struct vfio_sys *sys;
 	struct kmodel_group_state st;
 	int g, c, d1, d2;
@@ -498,5 +531,5 @@ Test(kmodel, container_users_count_devices_not_fds)
 	sys->close(sys, d2);
 	sys->close(sys, g);
 	cr_expect_eq(kmodel_container_has_iommu(km, c), 0, "the last group took the IOMMU");
-	kmodel_free(km);
+	free_tracked(km);
 }

@@ -440,6 +440,23 @@ struct waiter {
 	enum vmm_stop_reason reason;
 };
 
+struct events {
+	int resets, shutdowns;
+	enum vmm_stop_reason last;
+};
+
+static void count_event(void *opaque, enum vmm_event ev, enum vmm_stop_reason reason)
+{
+	struct events *e = opaque;
+
+	if (ev == VMM_EVENT_RESET) {
+		__atomic_fetch_add(&e->resets, 1, __ATOMIC_SEQ_CST);
+	} else {
+		e->last = reason;
+		__atomic_fetch_add(&e->shutdowns, 1, __ATOMIC_SEQ_CST);
+	}
+}
+
 static void *wait_thread(void *arg)
 {
 	struct waiter *w = arg;
@@ -452,6 +469,7 @@ Test(kvm, reset_boots_again_and_no_reboot_stops)
 {
 	struct vmm *vmm;
 	struct waiter w;
+	struct events ev = { 0 };
 	pthread_t t;
 	char err[512] = "";
 
@@ -462,6 +480,7 @@ Test(kvm, reset_boots_again_and_no_reboot_stops)
 
 	/* The thread in vmm_wait() carries resets out; the machine keeps running. */
 	cr_assert_eq(vmm_new(&cfg, &vmm, err, sizeof(err)), 0, "%s", err);
+	vmm_set_event_handler(vmm, count_event, &ev);
 	cr_assert_eq(vmm_start(vmm, err, sizeof(err)), 0, "%s", err);
 	w.vmm = vmm;
 	cr_assert_eq(pthread_create(&t, NULL, wait_thread, &w), 0);
@@ -479,14 +498,23 @@ Test(kvm, reset_boots_again_and_no_reboot_stops)
 	vmm_request_stop(vmm, VMM_STOP_HOST);
 	cr_assert_eq(pthread_join(t, NULL), 0);
 	cr_assert_eq(w.reason, VMM_STOP_HOST);
+	cr_assert_eq(ev.resets, 1);
+	cr_assert_eq(ev.shutdowns, 1);
+	cr_assert_eq(ev.last, VMM_STOP_HOST);
 	vmm_free(vmm);
+	cr_assert_eq(ev.shutdowns, 1, "no event once vmm_free() has begun");
 
 	cfg.no_reboot = true;
+	memset(&ev, 0, sizeof(ev));
 	cr_assert_eq(vmm_new(&cfg, &vmm, err, sizeof(err)), 0, "%s", err);
+	vmm_set_event_handler(vmm, count_event, &ev);
 	cr_assert_eq(vmm_start(vmm, err, sizeof(err)), 0, "%s", err);
 	vmm_request_reset(vmm);
 	cr_assert_eq(vmm_wait(vmm), VMM_STOP_RESET);
 	cr_assert_eq(vmm_get_reset_count(vmm), 0);
+	cr_assert_eq(ev.resets, 0);
+	cr_assert_eq(ev.shutdowns, 1);
+	cr_assert_eq(ev.last, VMM_STOP_RESET);
 	vmm_free(vmm);
 	unlink(kernel);
 	free(kernel);
