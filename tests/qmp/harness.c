@@ -305,6 +305,14 @@ void expect_error(struct json_object *msg, const char *cls, const char *desc)
 	json_object_put(msg);
 }
 
+long long wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec;
+}
+
 int count_fds(void)
 {
 	DIR *d = opendir("/proc/self/fd");

@@ -80,6 +80,12 @@ void expect_error(struct json_object *msg, const char *cls, const char *desc);
 struct json_object *jpath(struct json_object *o, const char *path);
 const char *jstr(struct json_object *o, const char *path);
 
+/*
+ * Seconds of CLOCK_REALTIME, the clock event timestamps use.  Not time():
+ * glibc may serve it from the coarse clock, a tick behind.
+ */
+long long wall_now(void);
+
 int count_fds(void);
 /* Waits up to 5 s for the process to hold @n fds. */
 bool wait_fds(int n);

@@ -43,7 +43,7 @@ static struct json_object *data_n(int n)
 static void expect_event(struct json_object *ev, const char *name, int n)
 {
 	struct json_object *ts = jpath(ev, "timestamp");
-	time_t now = time(NULL);
+	long long now = wall_now();
 	int64_t sec = json_object_get_int64(jpath(ts, "seconds"));
 	int64_t usec = json_object_get_int64(jpath(ts, "microseconds"));
 

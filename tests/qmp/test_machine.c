@@ -107,14 +107,15 @@ static void expect_status(struct tc *c, bool running, const char *status)
 }
 
 /* The next event is @name, stamped between @before and now. */
-static struct json_object *expect_machine_event(struct tc *c, const char *name, time_t before)
+static struct json_object *expect_machine_event(struct tc *c, const char *name,
+						long long before)
 {
 	struct json_object *ev = tc_event(c);
 	int64_t sec = json_object_get_int64(jpath(ev, "timestamp.seconds"));
 	int64_t usec = json_object_get_int64(jpath(ev, "timestamp.microseconds"));
 
 	cr_assert_str_eq(jstr(ev, "event"), name, "%s", json_object_to_json_string(ev));
-	cr_assert(sec >= before && sec <= time(NULL), "timestamp %lld", (long long)sec);
+	cr_assert(sec >= before && sec <= wall_now(), "timestamp %lld", (long long)sec);
 	cr_assert(usec >= 0 && usec < 1000000);
 	return ev;
 }
@@ -151,7 +152,7 @@ static void expect_no_event(struct tc *c)
 
 Test(machine, stop_and_cont)
 {
-	time_t before = time(NULL);
+	long long before = wall_now();
 	struct tc c, other;
 
 	tc_open(&c, &t);
@@ -184,7 +185,7 @@ Test(machine, stop_and_cont)
 
 Test(machine, system_reset_emits_reset)
 {
-	time_t before = time(NULL);
+	long long before = wall_now();
 	struct tc c;
 
 	tc_open(&c, &t);
@@ -196,7 +197,7 @@ Test(machine, system_reset_emits_reset)
 
 Test(machine, system_reset_of_a_machine_that_does_not_reboot_is_a_shutdown)
 {
-	time_t before = time(NULL);
+	long long before = wall_now();
 	struct tc c;
 
 	th_stop(&t);
@@ -210,7 +211,7 @@ Test(machine, system_reset_of_a_machine_that_does_not_reboot_is_a_shutdown)
 
 Test(machine, system_powerdown_emits_powerdown)
 {
-	time_t before = time(NULL);
+	long long before = wall_now();
 	struct tc c;
 
 	tc_open(&c, &t);
@@ -224,7 +225,7 @@ Test(machine, system_powerdown_emits_powerdown)
 
 Test(machine, quit_replies_then_shutdown)
 {
-	time_t before = time(NULL);
+	long long before = wall_now();
 	struct json_object *m;
 	struct tc c;
 
@@ -241,7 +242,7 @@ Test(machine, quit_replies_then_shutdown)
 /* The VMM frees the server as soon as quit asks it to exit: nothing is lost. */
 Test(machine, quit_then_immediate_free_still_delivers_reply_and_shutdown)
 {
-	time_t before = time(NULL);
+	long long before = wall_now();
 	struct tc c;
 
 	tc_open(&c, &t);
