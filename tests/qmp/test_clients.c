@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -418,4 +419,91 @@ Test(clients, the_server_unlinks_only_its_own_socket)
 	close(fd);
 	th_free_server(&t);
 	cr_assert_eq(access(t.path, F_OK), 0, "the server removed a file it did not create");
+}
+
+/* Completed by another thread while the handler is still running. */
+static void *complete_now(void *arg)
+{
+	qmp_request_return(arg, json_object_new_string("raced"));
+	return NULL;
+}
+
+static void cmd_race(struct qmp_request *req, struct json_object *args, void *opaque)
+{
+	pthread_t th;
+
+	pthread_create(&th, NULL, complete_now, req);
+	pthread_join(th, NULL);
+}
+
+Test(clients, a_reply_from_another_thread_during_the_handler)
+{
+	struct qmp_command cmd = { "x-race", NULL, cmd_race, NULL };
+	struct json_object *m;
+	struct tc a;
+
+	cr_assert_eq(qmp_server_add_command(t.s, &cmd), 0);
+	tc_open(&a, &t);
+	for (int i = 0; i < 50; i++) {
+		tc_send(&a, "{\"execute\":\"x-race\",\"id\":1}\r\n"
+			    "{\"execute\":\"query-version\",\"id\":2}\r\n");
+		m = tc_reply(&a);
+		cr_assert_str_eq(jstr(m, "return"), "raced", "%s", a.last_line);
+		cr_assert_eq(json_object_get_int(jpath(m, "id")), 1);
+		json_object_put(m);
+		m = tc_reply(&a);
+		cr_assert_eq(json_object_get_int(jpath(m, "id")), 2, "%s", a.last_line);
+		json_object_put(m);
+	}
+	tc_close(&a);
+}
+
+/* Out of fds: the listener waits (without spinning) until a client leaves. */
+Test(clients, accepting_resumes_when_fds_are_free_again)
+{
+	struct tc c[4];
+	struct rlimit old, low;
+	struct json_object *m;
+	bool paused = false;
+
+	for (int i = 0; i < 4; i++) {
+		memset(&c[i], 0, sizeof(c[i]));
+		c[i].fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		cr_assert_geq(c[i].fd, 0);
+	}
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = count_fds() + 2;	/* room for two accepted connections */
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+
+	for (int i = 0; i < 4; i++) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+		memcpy(sa.sun_path, t.path, strlen(t.path) + 1);
+		cr_assert_eq(connect(c[i].fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	}
+	for (int i = 0; i < 2; i++) {
+		m = tc_recv(&c[i]);
+		cr_assert_not_null(jpath(m, "QMP"));
+		json_object_put(m);
+	}
+	for (int i = 0; i < 2500 && !paused; i++) {
+		paused = th_logged(&t, "new connections wait until a client leaves");
+		usleep(2000);
+	}
+	cr_assert(paused, "the server did not say it ran out of fds");
+
+	/* One leaves: its fd is released (deferred) and the next is greeted. */
+	tc_close(&c[0]);
+	m = tc_recv(&c[2]);
+	cr_assert_not_null(jpath(m, "QMP"), "%s", c[2].last_line);
+	json_object_put(m);
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+	tc_close(&c[1]);
+	/* The listener is armed again: the last one is greeted too. */
+	m = tc_recv(&c[3]);
+	cr_assert_not_null(jpath(m, "QMP"), "%s", c[3].last_line);
+	json_object_put(m);
+	tc_close(&c[2]);
+	tc_close(&c[3]);
 }
