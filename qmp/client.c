@@ -65,8 +65,6 @@ static void client_disconnect(struct qmp_client *c, const char *why)
 			;
 		*p = c->next;
 		c->listed = false;
-		c->next = s->graveyard;
-		s->graveyard = c;
 		own = true;
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -74,10 +72,16 @@ static void client_disconnect(struct qmp_client *c, const char *why)
 	/*
 	 * Not on the list: qmp_server_free() took it and is waiting in
 	 * vmm_loop_del_fd() for this callback to return; it destroys the client.
+	 * Ours: out of the loop first, then to the graveyard, whose clients only
+	 * deferred work destroys, once no callback of theirs can be running.
 	 */
 	if (!own)
 		return;
 	vmm_loop_del_fd(s->loop, c->fd);
+	pthread_mutex_lock(&s->lock);
+	c->next = s->graveyard;
+	s->graveyard = c;
+	pthread_mutex_unlock(&s->lock);
 	qmp_server_schedule_reap(s);
 }
 

@@ -13,8 +13,10 @@
  *   callback is registered, which is why broadcasting may walk the list
  *   without the lock.
  * - Whoever takes a client off the list owns its destruction: a client that
- *   drops itself goes to the graveyard, reaped by deferred work (never from
- *   its own callback); qmp_server_free() destroys the ones it takes.
+ *   drops itself leaves the loop and goes to the graveyard, reaped only by
+ *   deferred work (never from its own callback, nor from another thread
+ *   while that callback may still run); qmp_server_free() destroys the ones
+ *   it takes, after vmm_loop_del_fd() has waited for their callbacks.
  */
 #ifndef FERRY_QMP_PRIV_H
 #define FERRY_QMP_PRIV_H

@@ -91,7 +91,7 @@ void qmp_server_schedule_reap(struct qmp_server *s)
 
 	atomic_fetch_add(&s->refs, 1);
 	if (vmm_loop_defer(s->loop, server_reap, s)) {
-		/* The graveyard waits for the next disconnect, or for the end. */
+		/* The graveyard waits for the next disconnect, or qmp_server_free(). */
 		qmp_log(s, "out of memory deferring a client's release");
 		pthread_mutex_lock(&s->lock);
 		s->reap_scheduled = false;
@@ -415,14 +415,16 @@ void qmp_server_free(struct qmp_server *s)
 		qmp_client_destroy(c);
 	}
 
+	/*
+	 * Clients that dropped themselves may still be inside their last
+	 * callback: they are left to the deferred reap (which holds the server),
+	 * run by the loop or at the latest by vmm_loop_free().
+	 */
 	pthread_mutex_lock(&s->lock);
 	c = s->graveyard;
-	s->graveyard = NULL;
 	pthread_mutex_unlock(&s->lock);
-	for (; c; c = next) {
-		next = c->next;
-		qmp_client_destroy(c);
-	}
+	if (c)
+		qmp_server_schedule_reap(s);
 
 	close(s->listen_fd);
 	s->listen_fd = -1;
