@@ -507,3 +507,68 @@ Test(clients, accepting_resumes_when_fds_are_free_again)
 	tc_close(&c[2]);
 	tc_close(&c[3]);
 }
+
+/*
+ * Clients come and go (some mid-message, some after a command) from several
+ * threads while events flow, and the server is freed in the middle of it.
+ * A smoke test for ASan: races with a window of a few instructions (a
+ * client reaped by qmp_server_free() under its last callback) were found
+ * by reading, and this does not reliably reproduce them.
+ */
+#define CHURNERS 4
+
+static atomic_bool churn_stop;
+
+static void *churner(void *arg)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = arg;
+	unsigned int n = 0;
+
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	while (!atomic_load(&churn_stop)) {
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		char buf[4096];
+
+		if (fd < 0)
+			continue;
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			static const char *const msgs[] = {
+				"{\"execute\":\"qmp_capabilities\"}\r\n"
+				"{\"execute\":\"query-commands\"}\r\n",
+				"{\"execute\":\"qmp_capabilities\"}\r\n{\"execute\":",
+				"{\"execute\":\"qmp_capabilities\"}\r\n",
+				"",
+			};
+			const char *m = msgs[n++ % 4];
+
+			send(fd, m, strlen(m), MSG_NOSIGNAL);
+			if (n % 3 == 0)
+				recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		}
+		close(fd);
+	}
+	return NULL;
+}
+
+Test(clients, churn_while_the_server_is_freed)
+{
+	pthread_t th[CHURNERS];
+	struct tc a;
+
+	tc_open(&a, &t);
+	atomic_store(&churn_stop, false);
+	for (int i = 0; i < CHURNERS; i++)
+		cr_assert_eq(pthread_create(&th[i], NULL, churner, t.path), 0);
+	for (int i = 0; i < 2000; i++) {
+		cr_assert_eq(qmp_server_emit_event(t.s, "X-CHURN", data_n(i)), 0);
+		if (i % 100 == 0)
+			usleep(1000);
+	}
+	th_free_server(&t);
+	atomic_store(&churn_stop, true);
+	for (int i = 0; i < CHURNERS; i++)
+		pthread_join(th[i], NULL);
+	cr_assert(tc_wait_eof(&a));
+	tc_close(&a);
+}
