@@ -3,10 +3,10 @@
  * The machine commands: query-status, stop, cont, system_reset,
  * system_powerdown and quit, over struct qmp_machine_ops.
  *
- * Each command emits the event its own state change causes (qmp.h says
- * which are the VMM's to emit).  Events go through the outbound queue and
- * the reply is written inside the handler, so a client always reads the
- * reply first and the event after it.  stop and cont change nothing, and
+ * Each command emits the event its own state change causes, except SHUTDOWN
+ * and RESET on a machine that reports them itself (qmp.h).  Events go
+ * through the outbound queue and the reply is written inside the handler,
+ * so a client always reads the reply first and the event after it.  stop and cont change nothing, and
  * emit nothing, when the machine is already where they would take it.
  */
 #include <errno.h>
@@ -126,8 +126,9 @@ static void cmd_system_reset(struct qmp_request *req, struct json_object *args, 
 				  strerror(-ret));
 		return;
 	}
-	machine_emit(s, s->machine->reset_is_shutdown ? "SHUTDOWN" : "RESET", true,
-		     "host-qmp-system-reset");
+	/* A machine that reports its own resets says RESET, or SHUTDOWN (no reboot). */
+	if (!s->machine->attach)
+		machine_emit(s, "RESET", true, "host-qmp-system-reset");
 	qmp_request_return(req, NULL);
 }
 
@@ -155,7 +156,8 @@ static void cmd_quit(struct qmp_request *req, struct json_object *args, void *op
 		qmp_request_error(req, QMP_ERROR_GENERIC, "Cannot quit: %s", strerror(-ret));
 		return;
 	}
-	machine_emit(s, "SHUTDOWN", true, "host-qmp-quit");
+	if (!s->machine->attach)
+		machine_emit(s, "SHUTDOWN", true, "host-qmp-quit");
 	qmp_request_return(req, NULL);
 }
 

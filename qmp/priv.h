@@ -108,6 +108,7 @@ struct qmp_server {
 	dev_t sock_dev;			/* the socket file we created */
 	ino_t sock_ino;
 	bool started;
+	bool attached;			/* machine->attach() was called */
 	bool accept_paused;		/* out of fds: listener off until one closes */
 	bool reap_scheduled;
 	unsigned int next_serial;

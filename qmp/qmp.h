@@ -71,17 +71,18 @@ const char *qmp_run_state_name(enum qmp_run_state state);
 /*
  * What query-status, stop, cont, system_reset, system_powerdown and quit
  * act on.  A narrow table rather than direct vmm.h calls, so that qmp/ is
- * tested against a fake machine; qmp_vmm_machine_ops below is the real
- * one, over struct vmm.  The functions run on the loop thread inside a
- * command handler: they must not block for long, and must not free the
- * QMP server (quit asks the VMM to exit; the VMM frees the server later,
- * from its own thread).  Each returns 0 or a negative errno.
+ * tested against a fake machine; the real one, over struct vmm, is
+ * struct qmp_vmm_machine below.  The functions run on the loop thread
+ * inside a command handler: they must not block for long, and must not
+ * free the QMP server (quit asks the VMM to exit; the VMM frees the server
+ * later, from its own thread).  Each returns 0 or a negative errno.
  *
- * Events: the QMP server emits the events its own commands cause (STOP,
- * RESUME, RESET, POWERDOWN, SHUTDOWN with "guest": false).  Events the guest
- * causes (its own reset or power-off, a panic) are the VMM's to emit with
- * qmp_server_emit_event(), e.g. SHUTDOWN {"guest": true, "reason":
- * "guest-shutdown"}; the functions here never emit.
+ * Events: the server emits STOP, RESUME and POWERDOWN for its commands.
+ * SHUTDOWN and RESET have causes outside QMP too (the guest powers off or
+ * resets, a signal, an error), so a machine with attach() reports them all
+ * itself, QMP's included, with qmp_server_emit_event(); quit and
+ * system_reset then emit nothing.  Without attach(), quit emits SHUTDOWN
+ * and system_reset RESET ("guest": false) and other causes go unreported.
  */
 struct qmp_machine_ops {
 	enum qmp_run_state (*state)(void *opaque);
@@ -90,23 +91,35 @@ struct qmp_machine_ops {
 	int (*reset)(void *opaque);
 	/* Presses the ACPI power button; the guest decides what follows. */
 	int (*powerdown)(void *opaque);
-	/* Asks the VMM to exit; the reply and SHUTDOWN are sent first. */
+	/* Asks the VMM to exit; the reply is sent first. */
 	int (*quit)(void *opaque);
 	/*
-	 * The machine does not reboot: a reset ends the run, as QEMU's
-	 * -no-reboot does, so system_reset reports SHUTDOWN
-	 * {"guest": false, "reason": "host-qmp-system-reset"} instead of RESET.
+	 * Optional.  From qmp_server_start() until detach() returns, the
+	 * machine may emit events on @s from any thread; after detach() it
+	 * must not touch @s.  detach() runs first in qmp_server_free().
 	 */
-	bool reset_is_shutdown;
+	void (*attach)(void *opaque, struct qmp_server *s);
+	void (*detach)(void *opaque);
 };
 
 /*
- * The machine of vmm/vmm.h: pass it with the struct vmm as the opaque.
- * states: created = prelaunch, stopped = shutdown (internal-error after a
- * vCPU failure); reset ends the run (vmm_request_reset()); quit is
- * vmm_request_stop(VMM_STOP_HOST), which makes vmm_wait() return.
+ * The machine of vmm/vmm.h.  Pass &qmp_vmm_machine_ops with the object as
+ * the opaque.  It maps states (created = prelaunch, stopped = shutdown, or
+ * internal-error after a vCPU failure) and turns the machine's events
+ * (vmm_set_event_handler(), which it takes over) into SHUTDOWN and RESET
+ * with QEMU's reasons: guest-shutdown, guest-reset, host-qmp-quit,
+ * host-qmp-system-reset, host-signal, host-error.
+ *
+ * Order: qmp_vmm_machine_new() after vmm_new(); qmp_server_free() before
+ * vmm_free(); qmp_vmm_machine_free() after vmm_free(), when no vCPU thread
+ * can still be inside the event handler.
  */
+struct vmm;
+struct qmp_vmm_machine;
+
 extern const struct qmp_machine_ops qmp_vmm_machine_ops;
+int qmp_vmm_machine_new(struct vmm *vmm, struct qmp_vmm_machine **out);
+void qmp_vmm_machine_free(struct qmp_vmm_machine *m);
 
 /* ---- The server ---- */
 

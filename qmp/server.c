@@ -290,7 +290,8 @@ static void server_unlink(struct qmp_server *s)
 
 static bool machine_ops_complete(const struct qmp_machine_ops *m)
 {
-	return m->state && m->pause && m->resume && m->reset && m->powerdown && m->quit;
+	return m->state && m->pause && m->resume && m->reset && m->powerdown && m->quit &&
+	       !m->attach == !m->detach;
 }
 
 int qmp_server_new(struct vmm_loop *loop, const struct qmp_server_config *cfg,
@@ -368,6 +369,10 @@ int qmp_server_start(struct qmp_server *s)
 	if (ret)
 		goto err_kick;
 	s->started = true;
+	if (s->machine && s->machine->attach) {
+		s->machine->attach(s->machine_opaque, s);
+		s->attached = true;
+	}
 	return 0;
 
 err_kick:
@@ -381,6 +386,9 @@ void qmp_server_free(struct qmp_server *s)
 
 	if (!s)
 		return;
+	/* The machine's threads first: after this they never touch @s. */
+	if (s->attached)
+		s->machine->detach(s->machine_opaque);
 	if (s->started) {
 		vmm_loop_del_fd(s->loop, s->listen_fd);
 		vmm_loop_del_fd(s->loop, s->kick);

@@ -20,6 +20,9 @@ struct fake {
 	_Atomic int fail;	/* errno every operation fails with, or 0 */
 	pthread_mutex_t lock;
 	pthread_cond_t quit_cond;
+	/* A machine that reports its own SHUTDOWN and RESET (attach/detach). */
+	struct qmp_server *_Atomic attached;
+	atomic_int attaches, detaches;
 };
 
 static struct fake fm;
@@ -44,8 +47,48 @@ static enum qmp_run_state fake_state(void *opaque)
 
 FAKE_OP(pause, pauses, QMP_RUN_STATE_PAUSED)
 FAKE_OP(resume, resumes, QMP_RUN_STATE_RUNNING)
-FAKE_OP(reset, resets, -1)
 FAKE_OP(powerdown, powerdowns, -1)
+
+/* What a self-reporting machine does: it says so itself. */
+static void fake_report(struct fake *f, const char *event, const char *reason)
+{
+	struct qmp_server *s = atomic_load(&f->attached);
+	struct json_object *d;
+
+	if (!s)
+		return;
+	d = json_object_new_object();
+	json_object_object_add(d, "guest", json_object_new_boolean(0));
+	json_object_object_add(d, "reason", json_object_new_string(reason));
+	cr_assert_eq(qmp_server_emit_event(s, event, d), 0);
+}
+
+static int fake_reset(void *opaque)
+{
+	struct fake *f = opaque;
+
+	atomic_fetch_add(&f->resets, 1);
+	if (atomic_load(&f->fail))
+		return -atomic_load(&f->fail);
+	fake_report(f, "RESET", "host-qmp-system-reset");
+	return 0;
+}
+
+static void fake_attach(void *opaque, struct qmp_server *s)
+{
+	struct fake *f = opaque;
+
+	atomic_fetch_add(&f->attaches, 1);
+	atomic_store(&f->attached, s);
+}
+
+static void fake_detach(void *opaque)
+{
+	struct fake *f = opaque;
+
+	atomic_fetch_add(&f->detaches, 1);
+	atomic_store(&f->attached, NULL);
+}
 
 static int fake_quit(void *opaque)
 {
@@ -54,6 +97,7 @@ static int fake_quit(void *opaque)
 	atomic_fetch_add(&f->quits, 1);
 	if (atomic_load(&f->fail))
 		return -atomic_load(&f->fail);
+	fake_report(f, "SHUTDOWN", "host-qmp-quit");
 	pthread_mutex_lock(&f->lock);
 	atomic_store(&f->state, QMP_RUN_STATE_SHUTDOWN);
 	pthread_cond_broadcast(&f->quit_cond);
@@ -70,7 +114,7 @@ static struct qmp_machine_ops fake_ops = {
 	.quit = fake_quit,
 };
 
-static void start(bool reset_is_shutdown)
+static void start(bool self_reporting)
 {
 	struct qmp_server_config cfg = { .machine = &fake_ops, .machine_opaque = &fm };
 
@@ -78,7 +122,8 @@ static void start(bool reset_is_shutdown)
 	pthread_mutex_init(&fm.lock, NULL);
 	pthread_cond_init(&fm.quit_cond, NULL);
 	atomic_store(&fm.state, QMP_RUN_STATE_RUNNING);
-	fake_ops.reset_is_shutdown = reset_is_shutdown;
+	fake_ops.attach = self_reporting ? fake_attach : NULL;
+	fake_ops.detach = self_reporting ? fake_detach : NULL;
 	th_start(&t, &cfg);
 }
 
@@ -195,17 +240,30 @@ Test(machine, system_reset_emits_reset)
 	tc_close(&c);
 }
 
-Test(machine, system_reset_of_a_machine_that_does_not_reboot_is_a_shutdown)
+/* The machine reports SHUTDOWN and RESET itself: the commands do not repeat them. */
+Test(machine, a_self_reporting_machine_is_not_echoed)
 {
 	long long before = wall_now();
 	struct tc c;
 
 	th_stop(&t);
 	start(true);
+	cr_assert_eq(atomic_load(&fm.attaches), 1);
+	cr_assert_eq(atomic_load(&fm.attached), t.s);
 	tc_open(&c, &t);
 	expect_return_empty(tc_cmd(&c, "{\"execute\":\"system_reset\"}"));
-	cr_assert_eq(atomic_load(&fm.resets), 1);
-	expect_reason(expect_machine_event(&c, "SHUTDOWN", before), "host-qmp-system-reset");
+	expect_reason(expect_machine_event(&c, "RESET", before), "host-qmp-system-reset");
+	expect_no_event(&c);
+	expect_return_empty(tc_cmd(&c, "{\"execute\":\"quit\"}"));
+	expect_reason(expect_machine_event(&c, "SHUTDOWN", before), "host-qmp-quit");
+	expect_no_event(&c);
+	/* STOP is still the server's. */
+	atomic_store(&fm.state, QMP_RUN_STATE_RUNNING);
+	expect_return_empty(tc_cmd(&c, "{\"execute\":\"stop\"}"));
+	expect_no_data(expect_machine_event(&c, "STOP", before));
+	th_free_server(&t);
+	cr_assert_eq(atomic_load(&fm.detaches), 1);
+	cr_assert_null(atomic_load(&fm.attached));
 	tc_close(&c);
 }
 
@@ -323,12 +381,17 @@ Test(machine, machine_commands_are_listed_and_take_no_arguments)
 Test(machine, incomplete_ops_are_refused)
 {
 	struct qmp_machine_ops half = { .state = fake_state };
+	struct qmp_machine_ops one_sided = fake_ops;
 	struct qmp_server_config cfg = { .path = "/tmp/unused.sock", .machine = &half };
 	struct qmp_server *s;
 	char err[256];
 
 	cr_assert_eq(qmp_server_new(t.loop, &cfg, &s, err, sizeof(err)), -EINVAL);
 	cr_assert(strstr(err, "incomplete"), "%s", err);
+	one_sided.attach = fake_attach;
+	one_sided.detach = NULL;
+	cfg.machine = &one_sided;
+	cr_assert_eq(qmp_server_new(t.loop, &cfg, &s, err, sizeof(err)), -EINVAL);
 }
 
 Test(machine, run_state_names)

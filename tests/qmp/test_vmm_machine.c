@@ -7,6 +7,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,22 +55,39 @@ static const char *status(struct tc *c, bool *running)
 	return buf;
 }
 
-static void expect_event_named(struct tc *c, const char *name)
+static struct json_object *expect_event_named(struct tc *c, const char *name)
 {
 	struct json_object *ev = tc_event(c);
 
 	cr_assert_str_eq(jstr(ev, "event"), name, "%s", json_object_to_json_string(ev));
+	return ev;
+}
+
+static void expect_reason(struct json_object *ev, bool guest, const char *reason)
+{
+	cr_assert_eq(json_object_get_boolean(jpath(ev, "data.guest")), guest, "%s",
+		     json_object_to_json_string(ev));
+	cr_assert_str_eq(jstr(ev, "data.reason"), reason, "%s", json_object_to_json_string(ev));
 	json_object_put(ev);
+}
+
+/* Resets are carried out by the thread in vmm_wait(): one must be there. */
+static void *waiter(void *arg)
+{
+	return (void *)(intptr_t)vmm_wait(arg);
 }
 
 Test(vmm_machine, qmp_drives_a_real_machine, .timeout = 60)
 {
-	struct qmp_server_config cfg = { .machine = &qmp_vmm_machine_ops };
 	struct vmm_config vcfg = { .ram_size = 64ULL << 20, .nr_vcpus = 1,
 				   .serial = VMM_SERIAL_NONE };
+	struct qmp_server_config cfg = { .machine = &qmp_vmm_machine_ops };
+	struct qmp_vmm_machine *qm;
 	char err[512] = "";
 	struct json_object *m;
 	struct vmm *vmm;
+	pthread_t wait_th;
+	void *why;
 	struct th t;
 	struct tc c;
 	bool running;
@@ -79,13 +97,15 @@ Test(vmm_machine, qmp_drives_a_real_machine, .timeout = 60)
 		cr_skip_test("/dev/kvm is not available here");
 	vcfg.kernel = fake_kernel_file();
 	cr_assert_eq(vmm_new(&vcfg, &vmm, err, sizeof(err)), 0, "%s", err);
-	cfg.machine_opaque = vmm;
+	cr_assert_eq(qmp_vmm_machine_new(vmm, &qm), 0);
+	cfg.machine_opaque = qm;
 	th_start(&t, &cfg);
 	tc_open(&c, &t);
 
 	cr_assert_str_eq(status(&c, &running), "prelaunch");
 	cr_assert_not(running);
 	cr_assert_eq(vmm_start(vmm, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(pthread_create(&wait_th, NULL, waiter, vmm), 0);
 
 	/* An error only if the vCPU failed while being paused. */
 	m = tc_cmd(&c, "{\"execute\":\"stop\"}");
@@ -95,22 +115,29 @@ Test(vmm_machine, qmp_drives_a_real_machine, .timeout = 60)
 		expect_return_empty(m);
 	st = status(&c, &running);
 	if (!strcmp(st, "paused")) {
-		cr_log_info("the vCPU runs here: stop, cont and quit on a live machine");
-		expect_event_named(&c, "STOP");
+		cr_log_info("the vCPU runs here: stop, cont, reset and quit on a live machine");
+		json_object_put(expect_event_named(&c, "STOP"));
 		cr_assert_eq(vmm_get_state(vmm), VMM_STATE_PAUSED);
 		expect_return_empty(tc_cmd(&c, "{\"execute\":\"cont\"}"));
-		expect_event_named(&c, "RESUME");
+		json_object_put(expect_event_named(&c, "RESUME"));
 		cr_assert_str_eq(status(&c, &running), "running");
 		cr_assert(running);
+		/* The machine reboots its kernel and reports it; QMP asked. */
+		expect_return_empty(tc_cmd(&c, "{\"execute\":\"system_reset\"}"));
+		expect_reason(expect_event_named(&c, "RESET"), false, "host-qmp-system-reset");
+		cr_assert_eq(vmm_get_reset_count(vmm), 1);
 		expect_return_empty(tc_cmd(&c, "{\"execute\":\"quit\"}"));
-		expect_event_named(&c, "SHUTDOWN");
-		cr_assert_eq(vmm_wait(vmm), VMM_STOP_HOST);
+		expect_reason(expect_event_named(&c, "SHUTDOWN"), false, "host-qmp-quit");
+		pthread_join(wait_th, &why);
+		cr_assert_eq((intptr_t)why, VMM_STOP_HOST);
 		cr_assert_str_eq(status(&c, &running), "shutdown");
 	} else {
-		/* The vCPU could not run here: the machine stopped on its own. */
+		/* The vCPU could not run here: the machine stopped on its own, and said so. */
 		cr_log_info("the vCPU failed here: checking the stopped machine's state");
-		cr_assert_eq(vmm_wait(vmm), VMM_STOP_ERROR);
+		pthread_join(wait_th, &why);
+		cr_assert_eq((intptr_t)why, VMM_STOP_ERROR);
 		cr_assert_str_eq(st, "internal-error");
+		expect_reason(expect_event_named(&c, "SHUTDOWN"), false, "host-error");
 		expect_error(tc_cmd(&c, "{\"execute\":\"cont\"}"), "GenericError",
 			     "is in state 'internal-error'");
 	}
@@ -118,6 +145,7 @@ Test(vmm_machine, qmp_drives_a_real_machine, .timeout = 60)
 	tc_close(&c);
 	th_stop(&t);
 	vmm_free(vmm);
+	qmp_vmm_machine_free(qm);
 	unlink(vcfg.kernel);
 	free((char *)vcfg.kernel);
 }
