@@ -231,9 +231,17 @@ lab_check_prereqs() {
 	lab_busybox >/dev/null || missing+=(busybox-static)
 	command -v cpio >/dev/null || missing+=(cpio)
 	command -v modinfo >/dev/null || missing+=(kmod)
-	if [ "${1:-}" != no-source ] && [ ! -f "$LAB_KSRC_TARBALL" ] &&
-		[ ! -f "$(lab_kernel_image)" ]; then
-		missing+=("$LAB_KSRC_PKG")
+	# what building the iommufd kernel takes, unless it is cached already
+	if [ "${1:-}" != no-source ] && [ ! -f "$(lab_kernel_image)" ]; then
+		[ -f "$LAB_KSRC_TARBALL" ] || missing+=("$LAB_KSRC_PKG")
+		command -v gcc >/dev/null || missing+=(gcc)
+		command -v make >/dev/null || missing+=(make)
+		command -v bc >/dev/null || missing+=(bc)
+		command -v bison >/dev/null || missing+=(bison)
+		command -v flex >/dev/null || missing+=(flex)
+		command -v xz >/dev/null || missing+=(xz-utils)
+		[ -f /usr/include/gelf.h ] || missing+=(libelf-dev)
+		[ -f /usr/include/openssl/ssl.h ] || missing+=(libssl-dev)
 	fi
 	if [ ${#missing[@]} -gt 0 ]; then
 		lab_log "missing Debian packages: ${missing[*]}"
