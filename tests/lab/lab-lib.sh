@@ -67,7 +67,7 @@ lab_kernel_check_config() {
 		if [ "$val" = y ]; then
 			if ! grep -qx "CONFIG_$opt=y" "$cfg"; then
 				lab_log "config: CONFIG_$opt is not =y after olddefconfig" \
-					"($(grep -E "CONFIG_$opt[= ]" "$cfg" || echo unset))"
+					"($(grep -E "CONFIG_${opt}[= ]" "$cfg" || echo unset))"
 				bad=1
 			fi
 		elif [ "$val" = n ] && [ "$opt" != MODULES ]; then
@@ -112,14 +112,15 @@ lab_kernel_build() {
 	log=$LAB_CACHE/kernel-$key.build.log
 	lab_log "building the iommufd kernel (key $key, -j$jobs); log: $log"
 	local t0=$SECONDS
+	# Chained with &&, not set -e: errexit is off inside a tested subshell.
 	if ! (
-		set -e
-		tar -C "$tmp" -xf "$LAB_KSRC_TARBALL"
-		src=$(echo "$tmp"/linux-source-*)
-		lab_kernel_configure "$src"
-		nice make -C "$src" -j"$jobs" bzImage
-		cp "$src/arch/x86/boot/bzImage" "$tmp/bzImage"
-		cp "$src/.config" "$tmp/config"
+		tar -C "$tmp" -xf "$LAB_KSRC_TARBALL" &&
+		src=$(echo "$tmp"/linux-source-*) &&
+		[ -d "$src" ] &&
+		lab_kernel_configure "$src" &&
+		nice make -C "$src" -j"$jobs" bzImage &&
+		cp "$src/arch/x86/boot/bzImage" "$tmp/bzImage" &&
+		cp "$src/.config" "$tmp/config" &&
 		rm -rf "$src"
 	) >"$log" 2>&1; then
 		lab_log "kernel build FAILED; see $log (last lines below)"
@@ -164,9 +165,35 @@ lab_busybox() {
 	return 1
 }
 
+# lab_initramfs_fill DIR BUSYBOX [MODULE FILE]... -> DIR/initramfs.cpio.gz
+lab_initramfs_fill() {
+	local tmp=$1 bb=$2 r=$1/root name f
+	local -
+	set -o pipefail
+	shift 2
+	mkdir -p "$r"/{bin,dev,proc,sys,run,host,lib/modules} || return 1
+	cp "$bb" "$r/bin/busybox" || return 1
+	ln -s busybox "$r/bin/sh" || return 1
+	install -m 755 "$LAB_DIR/lab-init" "$r/init" || return 1
+	while [ $# -gt 0 ]; do
+		name=$1 f=$2
+		shift 2
+		case $f in
+		*.ko.xz) xz -dc "$f" ;;
+		*.ko.zst) zstd -qdc "$f" ;;
+		*.ko.gz) gzip -dc "$f" ;;
+		*) cat "$f" ;;
+		esac >"$r/lib/modules/$name.ko" || return 1
+		echo "$name" >>"$r/lib/modules/order" || return 1
+	done
+	(cd "$r" && find . | sort | cpio -o -H newc --quiet) | gzip -9 >"$tmp/initramfs.cpio.gz" ||
+		return 1
+	rm -rf "$r"
+}
+
 # lab_initramfs_build legacy|iommufd -> path of the cpio.gz
 lab_initramfs_build() {
-	local kind=$1 rel= bb key dir tmp m f loaded=" " dep list=()
+	local kind=$1 rel="" bb key dir tmp m f loaded=" " dep list=()
 	bb=$(lab_busybox) || lab_die "no static busybox: apt-get install busybox-static"
 	if [ "$kind" = legacy ]; then
 		rel=$(lab_legacy_release) || lab_die "no Debian 6.1 kernel: apt-get install linux-image-amd64"
@@ -195,30 +222,11 @@ lab_initramfs_build() {
 	fi
 	mkdir -p "$LAB_CACHE" || lab_die "cannot create $LAB_CACHE (set FERRY_LAB_CACHE)"
 	tmp=$(mktemp -d "$LAB_CACHE/.initramfs-$kind-$key.XXXXXX") || return 1
-	(
-		set -e
-		r=$tmp/root
-		mkdir -p "$r"/{bin,dev,proc,sys,run,host,lib/modules}
-		cp "$bb" "$r/bin/busybox"
-		ln -s busybox "$r/bin/sh"
-		cp "$LAB_DIR/lab-init" "$r/init"
-		chmod 755 "$r/init"
-		for ((m = 0; m < ${#list[@]}; m += 2)); do
-			f=${list[m + 1]}
-			case $f in
-			*.ko.xz) xz -dc "$f" >"$r/lib/modules/${list[m]}.ko" ;;
-			*.ko.zst) zstd -qdc "$f" >"$r/lib/modules/${list[m]}.ko" ;;
-			*.ko.gz) gzip -dc "$f" >"$r/lib/modules/${list[m]}.ko" ;;
-			*) cp "$f" "$r/lib/modules/${list[m]}.ko" ;;
-			esac
-			echo "${list[m]}" >>"$r/lib/modules/order"
-		done
-		(cd "$r" && find . | sort | cpio -o -H newc --quiet) | gzip -9 >"$tmp/initramfs.cpio.gz"
-		rm -rf "$r"
-	) || {
+	# errexit would be off in a subshell tested by ||: check each step
+	if ! lab_initramfs_fill "$tmp" "$bb" "${list[@]}"; then
 		rm -rf "$tmp"
 		lab_die "initramfs build failed"
-	}
+	fi
 	mv -T "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp"
 	lab_log "initramfs ($kind) built: $dir/initramfs.cpio.gz"
 	echo "$dir/initramfs.cpio.gz"
