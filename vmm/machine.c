@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "memory/memory.h"
+#include "passthrough/passthrough.h"
 #include "vmm/acpi.h"
 #include "vmm/boot.h"
 #include "vmm/bus.h"
@@ -64,6 +65,7 @@ struct vmm {
 	struct serial *serial;
 	struct pm *pm;
 	struct pci_host *pci;
+	struct passthrough_host *pt;	/* NULL without -device */
 	int serial_out_fd;	/* owned when serial is a file */
 
 	struct vmm_cpu *cpus;
@@ -415,10 +417,35 @@ static int machine_check(const struct vmm_config *cfg, char *err, size_t errlen)
 			VMM_MAX_VCPUS);
 		return -EINVAL;
 	}
-	if (cfg->nr_devices) {
-		vmm_err(err, errlen, "-device %s: PCI passthrough is not wired into the machine "
-			"in this build", cfg->devices[0].spec);
-		return -ENOTSUP;
+	return 0;
+}
+
+/* The -device passthrough devices, attached before any vCPU runs. */
+static int machine_passthrough(struct vmm *vmm, char *err, size_t errlen)
+{
+	struct passthrough_vm_config pc = {
+		.sys = vfio_sys_linux(),
+		.vm_fd = kvm_vm_fd(vmm->kvm),
+		.map = vmm->map,
+		.cap_ipc_lock = passthrough_process_can_lock(),
+		.backend = VFIO_BACKEND_CONTAINER,
+	};
+	struct passthrough_device *dev;
+	struct passthrough_opts opts;
+	int ret;
+
+	if (!vmm->cfg.nr_devices)
+		return 0;
+	ret = passthrough_host_new(&pc, &vmm->pt, err, errlen);
+	if (ret)
+		return ret;
+	for (unsigned int i = 0; i < vmm->cfg.nr_devices; i++) {
+		ret = passthrough_opts_parse(vmm->cfg.devices[i].spec, &opts, err, errlen);
+		if (ret)
+			return ret;
+		ret = passthrough_device_add(vmm->pt, &opts, &dev, err, errlen);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -501,6 +528,9 @@ int vmm_new(const struct vmm_config *cfg, struct vmm **out, char *err, size_t er
 	if (ret)
 		goto err_free;
 	ret = machine_chipset(vmm, err, errlen);
+	if (ret)
+		goto err_free;
+	ret = machine_passthrough(vmm, err, errlen);
 	if (ret)
 		goto err_free;
 
@@ -699,6 +729,8 @@ void vmm_free(struct vmm *vmm)
 			pthread_join(vmm->cpus[i].thread, NULL);
 		vmm->cpus[i].started = false;
 	}
+	/* Devices go first (BRIEF rule 4), while the VM, its bus and RAM still exist. */
+	passthrough_host_free(vmm->pt);
 	pci_host_free(vmm->pci);
 	pm_free(vmm->pm);
 	serial_free(vmm->serial);

@@ -426,9 +426,10 @@ Test(kvm, machine_errors_leave_nothing_behind)
 
 	cr_assert_eq(vmm_new(&nokernel, &vmm, err, sizeof(err)), -EINVAL);
 	cr_assert(strstr(err, "-kernel"), "%s", err);
-	cr_assert_eq(vmm_new(&withdev, &vmm, err, sizeof(err)), -ENOTSUP);
-	cr_assert(strstr(err, "vfio-pci,host=0000:01:00.0"), "%s", err);
 	if (access("/dev/kvm", R_OK | W_OK) == 0) {
+		/* passthrough/ attaches the device: this host has no 01:00.0. */
+		cr_assert_lt(vmm_new(&withdev, &vmm, err, sizeof(err)), 0);
+		cr_assert(strstr(err, "host=0000:01:00.0"), "%s", err);
 		cr_assert_eq(vmm_new(&badkernel, &vmm, err, sizeof(err)), -ENOEXEC);
 		cr_assert(strstr(err, "not a bzImage"), "%s", err);
 	}

@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * A passthrough device: the VFIO attach of a host device, its reset, and its
+ * release in the kernel's order (docs/passthrough.md).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "passthrough/priv.h"
+
+static void pt_device_err(char *err, size_t errlen, const struct passthrough_opts *opts,
+			  const struct vfio_err *verr, int ret)
+{
+	if (!err || !errlen)
+		return;
+	if (verr->msg[0])
+		snprintf(err, errlen, "-device host=%s: %s", opts->host, verr->msg);
+	else
+		snprintf(err, errlen, "-device host=%s: %s", opts->host, strerror(-ret));
+}
+
+int passthrough_device_add(struct passthrough_host *host, const struct passthrough_opts *opts,
+			   struct passthrough_device **out, char *err, size_t errlen)
+{
+	struct vfio_err verr = { 0 };
+	struct passthrough_device *dev;
+	struct vfio_sys *sys = host->cfg.sys;
+	int ret;
+
+	if (!opts->host[0]) {
+		snprintf(err, errlen, "passthrough: no host device given (host=DDDD:BB:DD.F)");
+		return -EINVAL;
+	}
+	if (opts->id[0] && passthrough_host_find(host, opts->id)) {
+		snprintf(err, errlen, "-device host=%s: id '%s' is already used", opts->host,
+			 opts->id);
+		return -EEXIST;
+	}
+	for (struct passthrough_device *d = host->devices; d; d = d->next) {
+		if (!strcmp(d->opts.host, opts->host)) {
+			snprintf(err, errlen, "-device host=%s: this host device is already "
+				 "passed through%s%s", opts->host, d->opts.id[0] ? " as " : "",
+				 d->opts.id);
+			return -EBUSY;
+		}
+	}
+	dev = calloc(1, sizeof(*dev));
+	if (!dev)
+		return -ENOMEM;
+	dev->host = host;
+	dev->opts = *opts;
+	dev->sys = sys;
+	pthread_mutex_init(&dev->lock, NULL);
+	ret = vfio_device_attach(host->ctx, opts->host, NULL, &dev->vdev, &verr);
+	if (ret) {
+		pt_device_err(err, errlen, opts, &verr, ret);
+		goto err_free;
+	}
+	/*
+	 * The guest must find the device as after power-on, not as the last
+	 * user (a host driver or an earlier VM) left it.  A device without
+	 * function-level reset is used as it is, which is what the kernel's
+	 * own open did to it.
+	 */
+	if (vfio_device_info(dev->vdev)->flags & VFIO_DEVICE_FLAGS_RESET) {
+		ret = vfio_devfd_reset(sys, vfio_device_fd(dev->vdev));
+		if (ret) {
+			snprintf(err, errlen, "-device host=%s: the device does not reset "
+				 "(VFIO_DEVICE_RESET: %s); check dmesg for the device's state",
+				 opts->host, strerror(-ret));
+			goto err_detach;
+		}
+	}
+	dev->fd = vfio_device_fd(dev->vdev);
+	ret = pt_config_init(dev, err, errlen);
+	if (ret)
+		goto err_detach;
+	dev->next = host->devices;
+	host->devices = dev;
+	host->nr_devices++;
+	*out = dev;
+	return 0;
+
+err_detach:
+	vfio_device_detach(dev->vdev, NULL);
+err_free:
+	pthread_mutex_destroy(&dev->lock);
+	free(dev);
+	return ret;
+}
+
+int passthrough_device_remove(struct passthrough_device *dev, char *err, size_t errlen)
+{
+	struct passthrough_host *host = dev->host;
+	struct vfio_err verr = { 0 };
+	int ret;
+
+	for (struct passthrough_device **p = &host->devices; *p; p = &(*p)->next) {
+		if (*p == dev) {
+			*p = dev->next;
+			host->nr_devices--;
+			break;
+		}
+	}
+	/* The guest loses the BARs before the device fd they are mmaps of goes. */
+	pt_bars_release(dev);
+	pt_config_release(dev);
+	ret = vfio_device_detach(dev->vdev, &verr);
+	if (ret)
+		pt_device_err(err, errlen, &dev->opts, &verr, ret);
+	pthread_mutex_destroy(&dev->lock);
+	free(dev);
+	return ret;
+}
+
+int passthrough_device_slot(const struct passthrough_device *dev)
+{
+	return dev->opts.slot;
+}
+
+const char *passthrough_device_id(const struct passthrough_device *dev)
+{
+	return dev->opts.id;
+}
+
+const char *passthrough_device_host(const struct passthrough_device *dev)
+{
+	return dev->opts.host;
+}
+
+struct vfio_device *passthrough_device_vfio(struct passthrough_device *dev)
+{
+	return dev->vdev;
+}

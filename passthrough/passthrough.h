@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * passthrough/ - a host PCI device given to the guest through VFIO.
+ * This is the layer's only public header.
+ *
+ * Two objects:
+ *  - struct passthrough_host, one per VM: the VM's vfio_ctx (one container or IOAS
+ *    shared by every device) and a memory/ listener that keeps the ctx's DMA
+ *    list equal to the guest's RAM (replayed on registration, so RAM is
+ *    mapped once per container and a new container is filled at once);
+ *  - struct passthrough_device, one per -device: the attached VFIO device.
+ *
+ * The layer sits below vmm/ and never includes its headers: what it needs
+ * from the VM comes in struct passthrough_vm_config (fds, the memory map).
+ *
+ * Threads: a passthrough_host and its devices are used from one thread at a time
+ * (the machine's set-up and teardown, later the event loop).
+ */
+#ifndef FERRY_PASSTHROUGH_H
+#define FERRY_PASSTHROUGH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vfio/vfio.h"
+
+struct mem_map;
+
+/* ---- -device options ---- */
+
+/* Longest id= accepted (QEMU's ids are short identifiers too). */
+#define PASSTHROUGH_ID_MAX	63
+
+/*
+ * One passthrough device as asked for on the command line
+ * (-device passthrough,host=BDF[,id=ID][,addr=SLOT]; "vfio-pci" is an alias
+ * of "passthrough") or by QMP device_add.  Plain data, no allocations.
+ */
+struct passthrough_opts {
+	char host[VFIO_BDF_STRLEN];	/* canonical "0000:01:00.0" */
+	char id[PASSTHROUGH_ID_MAX + 1];		/* "" when none was given */
+	int slot;			/* guest PCI slot 1..31, or -1: the first free */
+};
+
+/* Empty options: no host, no id, any slot. */
+void passthrough_opts_init(struct passthrough_opts *opts);
+/*
+ * Sets one property.  Keys: driver (passthrough or vfio-pci), host (a BDF),
+ * sysfsdev (/sys/bus/pci/devices/BDF), id, addr (slot[.0], hex as QEMU's:
+ * "3", "0x3", "03.0"), bus (only the root bus, "pci.0" or "pcie.0").
+ * -EINVAL with a sentence in @err naming the property and what is accepted.
+ */
+int passthrough_opts_set(struct passthrough_opts *opts, const char *key, const char *val,
+			 char *err, size_t errlen);
+/*
+ * Parses a whole -device value ("passthrough,host=01:00.0,id=nic0"): the
+ * first item may be the bare driver name.  The driver must be given and
+ * host (or sysfsdev) too; a key given twice is refused.
+ */
+int passthrough_opts_parse(const char *spec, struct passthrough_opts *opts, char *err,
+			   size_t errlen);
+
+/* ---- The VM side ---- */
+
+enum passthrough_space {
+	PASSTHROUGH_PIO,
+	PASSTHROUGH_MMIO,
+};
+
+/* A BAR of a passthrough device, as the VM's bus sees it (opaque). */
+struct passthrough_bar;
+
+/*
+ * What the layer needs from the VM; the VMM implements it (passthrough/
+ * never calls up into vmm/ otherwise).  @vm is passthrough_vm_config.vm.
+ */
+struct passthrough_vm_ops {
+	/*
+	 * Sends guest accesses to [@base, @base + @len) of @space to
+	 * passthrough_bar_access(@bar, offset from @base, ...).  Guest RAM
+	 * and memory regions of the map (a BAR's mmap, as a KVM memslot)
+	 * take precedence where they overlap.  -EEXIST when the range
+	 * overlaps another trap.
+	 */
+	int (*trap_add)(void *vm, enum passthrough_space space, uint64_t base, uint64_t len,
+			struct passthrough_bar *bar);
+	int (*trap_del)(void *vm, enum passthrough_space space, uint64_t base);
+	/*
+	 * Runs @fn(@arg) once the guest access being served has returned and
+	 * the VM's bus is unlocked, before the vCPU resumes: how a config
+	 * write moves a BAR.  -EPERM when not called from inside a guest
+	 * access; the caller then runs @fn itself.
+	 */
+	int (*defer)(void *vm, void (*fn)(void *arg), void *arg);
+};
+
+struct passthrough_vm_config {
+	/* The kernel (vfio_sys_linux()) or, in tests, a model of it. */
+	struct vfio_sys *sys;
+	/* The KVM VM fd for kvm-vfio, or -1. */
+	int vm_fd;
+	/* Guest memory: every MEM_REGION_RAM region is mapped for DMA. */
+	struct mem_map *map;
+	/* The process has CAP_IPC_LOCK (pinning is not limited by RLIMIT_MEMLOCK). */
+	bool cap_ipc_lock;
+	/* VFIO_BACKEND_CONTAINER (the default) or VFIO_BACKEND_IOMMUFD_COMPAT. */
+	enum vfio_backend backend;
+	const struct passthrough_vm_ops *ops;
+	void *vm;
+};
+
+struct passthrough_host;
+struct passthrough_device;
+
+/*
+ * Whether this process holds CAP_IPC_LOCK in its effective set (root
+ * usually does): the value for passthrough_vm_config.cap_ipc_lock.
+ */
+bool passthrough_process_can_lock(void);
+
+/*
+ * Creates the VM's passthrough host: its vfio_ctx, and the listener that
+ * gives it every RAM region of @cfg->map (no kernel object is made until the
+ * first device is added).  On failure nothing is left and @err says why.
+ */
+int passthrough_host_new(const struct passthrough_vm_config *cfg,
+			 struct passthrough_host **host, char *err, size_t errlen);
+/*
+ * Removes every device still there (in the order they were added, last
+ * first), stops listening to the map and frees the ctx: after it returns the
+ * host's groups can be opened again, by this process or another.
+ */
+void passthrough_host_free(struct passthrough_host *host);
+struct vfio_ctx *passthrough_host_ctx(struct passthrough_host *host);
+/* Devices currently added. */
+size_t passthrough_host_device_count(const struct passthrough_host *host);
+
+/*
+ * Attaches host device @opts->host: VFIO attach (group, container, DMA,
+ * kvm-vfio), then a device reset when the device supports one, so the guest
+ * starts from a clean device.  All or nothing; on failure @err holds
+ * vfio/'s explanation (what is wrong and how to fix it).  -EEXIST when the
+ * id is already used by a device of this host.
+ */
+int passthrough_device_add(struct passthrough_host *host, const struct passthrough_opts *opts,
+			   struct passthrough_device **dev, char *err, size_t errlen);
+/*
+ * Detaches and frees @dev in the kernel's teardown order (device fd, then
+ * the group and, with the last group, the container).  Returns the first
+ * error of the detach (everything is released regardless); @err explains it.
+ */
+int passthrough_device_remove(struct passthrough_device *dev, char *err, size_t errlen);
+/* The device with id @id, or NULL. */
+struct passthrough_device *passthrough_host_find(struct passthrough_host *host, const char *id);
+
+/* ---- The device as a guest PCI function ---- */
+
+/*
+ * The guest slot asked for with addr=, or -1 for any.  The VMM puts the
+ * function there (function 0) and routes config cycles to the two calls
+ * below; it must stop doing so before passthrough_device_remove().
+ *
+ * The config space the guest sees is virtual: ids and most registers are
+ * the device's (read through VFIO's config region), the BARs are emulated
+ * (sized and placed by the guest; its addresses never reach the device),
+ * COMMAND's I/O, memory, bus-master and INTx-disable bits reach the device,
+ * and the capability list shows MSI, MSI-X and PCI Express only.  @off +
+ * @len stays within one dword; @len is 1, 2 or 4.  Callable from any vCPU
+ * thread (the device locks itself).
+ */
+int passthrough_device_slot(const struct passthrough_device *dev);
+uint32_t passthrough_device_cfg_read(struct passthrough_device *dev, unsigned int off,
+				     unsigned int len);
+void passthrough_device_cfg_write(struct passthrough_device *dev, unsigned int off,
+				  unsigned int len, uint32_t val);
+/*
+ * A guest access to a trapped BAR (see passthrough_vm_ops.trap_add):
+ * forwarded to the device's region.  A failed read returns all ones.
+ */
+void passthrough_bar_access(struct passthrough_bar *bar, uint64_t off, void *data,
+			    unsigned int len, bool is_write);
+
+const char *passthrough_device_id(const struct passthrough_device *dev);	/* "" when none */
+const char *passthrough_device_host(const struct passthrough_device *dev);	/* "0000:01:00.0" */
+struct vfio_device *passthrough_device_vfio(struct passthrough_device *dev);
+
+#endif /* FERRY_PASSTHROUGH_H */
