@@ -66,6 +66,8 @@ struct vmm {
 	struct pm *pm;
 	struct pci_host *pci;
 	struct passthrough_host *pt;	/* NULL without -device */
+	unsigned int *pt_devfns;	/* the guest functions of its devices */
+	unsigned int nr_pt;
 	int serial_out_fd;	/* owned when serial is a file */
 
 	struct vmm_cpu *cpus;
@@ -420,6 +422,72 @@ static int machine_check(const struct vmm_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Passthrough devices: passthrough/ calls back through these to put its BARs
+ * on the bus (dependency injection: it never includes vmm/ headers).
+ */
+static void machine_pt_bar_read(void *opaque, uint64_t off, void *data, unsigned int len)
+{
+	passthrough_bar_access(opaque, off, data, len, false);
+}
+
+static void machine_pt_bar_write(void *opaque, uint64_t off, const void *data, unsigned int len)
+{
+	passthrough_bar_access(opaque, off, (void *)data, len, true);
+}
+
+static const struct vmm_bus_ops machine_pt_bar_ops = {
+	.read = machine_pt_bar_read,
+	.write = machine_pt_bar_write,
+};
+
+static enum vmm_bus_space machine_pt_space(enum passthrough_space space)
+{
+	return space == PASSTHROUGH_PIO ? VMM_BUS_PIO : VMM_BUS_MMIO;
+}
+
+static int machine_pt_trap_add(void *opaque, enum passthrough_space space, uint64_t base,
+			       uint64_t len, struct passthrough_bar *bar)
+{
+	struct vmm *vmm = opaque;
+
+	return vmm_bus_register(vmm->bus, machine_pt_space(space), base, len,
+				&machine_pt_bar_ops, bar);
+}
+
+static int machine_pt_trap_del(void *opaque, enum passthrough_space space, uint64_t base)
+{
+	struct vmm *vmm = opaque;
+
+	return vmm_bus_unregister(vmm->bus, machine_pt_space(space), base);
+}
+
+static int machine_pt_defer(void *opaque, void (*fn)(void *arg), void *arg)
+{
+	return vmm_bus_after_access(fn, arg);
+}
+
+static const struct passthrough_vm_ops machine_pt_ops = {
+	.trap_add = machine_pt_trap_add,
+	.trap_del = machine_pt_trap_del,
+	.defer = machine_pt_defer,
+};
+
+static uint32_t machine_pt_cfg_read(void *opaque, unsigned int off, unsigned int len)
+{
+	return passthrough_device_cfg_read(opaque, off, len);
+}
+
+static void machine_pt_cfg_write(void *opaque, unsigned int off, unsigned int len, uint32_t val)
+{
+	passthrough_device_cfg_write(opaque, off, len, val);
+}
+
+static const struct pci_func_ops machine_pt_cfg_ops = {
+	.cfg_read = machine_pt_cfg_read,
+	.cfg_write = machine_pt_cfg_write,
+};
+
 /* The -device passthrough devices, attached before any vCPU runs. */
 static int machine_passthrough(struct vmm *vmm, char *err, size_t errlen)
 {
@@ -429,13 +497,18 @@ static int machine_passthrough(struct vmm *vmm, char *err, size_t errlen)
 		.map = vmm->map,
 		.cap_ipc_lock = passthrough_process_can_lock(),
 		.backend = VFIO_BACKEND_CONTAINER,
+		.ops = &machine_pt_ops,
+		.vm = vmm,
 	};
 	struct passthrough_device *dev;
 	struct passthrough_opts opts;
-	int ret;
+	int ret, slot;
 
 	if (!vmm->cfg.nr_devices)
 		return 0;
+	vmm->pt_devfns = calloc(vmm->cfg.nr_devices, sizeof(*vmm->pt_devfns));
+	if (!vmm->pt_devfns)
+		return -ENOMEM;
 	ret = passthrough_host_new(&pc, &vmm->pt, err, errlen);
 	if (ret)
 		return ret;
@@ -446,6 +519,20 @@ static int machine_passthrough(struct vmm *vmm, char *err, size_t errlen)
 		ret = passthrough_device_add(vmm->pt, &opts, &dev, err, errlen);
 		if (ret)
 			return ret;
+		slot = passthrough_device_slot(dev);
+		if (slot < 0)
+			slot = pci_host_free_slot(vmm->pci);
+		ret = slot < 0 ? slot : pci_host_add(vmm->pci, PCI_DEVFN(slot, 0),
+						     &machine_pt_cfg_ops, dev);
+		if (ret) {
+			vmm_err(err, errlen, "-device %s: %s", vmm->cfg.devices[i].spec,
+				ret == -EEXIST ? "its slot (addr=) is taken" :
+				ret == -ENOSPC ? "no free slot on the guest's PCI bus" :
+				strerror(-ret));
+			passthrough_device_remove(dev, NULL, 0);
+			return ret;
+		}
+		vmm->pt_devfns[vmm->nr_pt++] = PCI_DEVFN(slot, 0);
 	}
 	return 0;
 }
@@ -729,7 +816,13 @@ void vmm_free(struct vmm *vmm)
 			pthread_join(vmm->cpus[i].thread, NULL);
 		vmm->cpus[i].started = false;
 	}
-	/* Devices go first (BRIEF rule 4), while the VM, its bus and RAM still exist. */
+	/*
+	 * Passthrough devices go first (BRIEF rule 4), while the VM, its bus and
+	 * RAM still exist; the guest's view of them before the devices.
+	 */
+	for (unsigned int i = 0; i < vmm->nr_pt; i++)
+		pci_host_remove(vmm->pci, vmm->pt_devfns[i]);
+	free(vmm->pt_devfns);
 	passthrough_host_free(vmm->pt);
 	pci_host_free(vmm->pci);
 	pm_free(vmm->pm);
