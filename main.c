@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * ferry's entry point: parse the command line, build the machine, run it
- * until the guest powers off (exit 0) or something fails (exit 1).
+ * ferry's entry point and composition root: parse the command line, build the
+ * machine, put the QMP server on top of it, run until the guest powers off
+ * (exit 0) or something fails (exit 1).  It lives outside the layers because
+ * it is the one place that sees them all: qmp/ sits above vmm/, so vmm/ may
+ * not start the QMP server itself.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +18,7 @@
 
 #include "ferry-config.h"
 #include "vmm/cli.h"
+#include "qmp/qmp.h"
 #include "vmm/vmm.h"
 
 struct main_signals {
@@ -52,6 +56,9 @@ static int main_write_pidfile(const char *path)
 int main(int argc, char **argv)
 {
 	struct main_signals sigs = { .fd = -1 };
+	struct qmp_vmm_machine *qmp_machine = NULL;
+	struct qmp_listen_opts qmp_opts;
+	struct qmp_server *qmp = NULL;
 	struct cli_opts opts;
 	struct vmm *vmm = NULL;
 	enum vmm_stop_reason why;
@@ -73,9 +80,8 @@ int main(int argc, char **argv)
 		status = 0;
 		goto out;
 	}
-	if (opts.qmp) {
-		fprintf(stderr, "ferry: -qmp %s: the QMP server is not part of this build\n",
-			opts.qmp);
+	if (opts.qmp && qmp_parse_listen_opts(opts.qmp, &qmp_opts, err, sizeof(err))) {
+		fprintf(stderr, "ferry: -qmp %s: %s\n", opts.qmp, err);
 		goto out;
 	}
 
@@ -101,8 +107,31 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ferry: cannot watch for signals: %s\n", strerror(errno));
 		goto out_vmm;
 	}
+	if (opts.qmp) {
+		struct qmp_server_config cfg = {
+			.path = qmp_opts.path,
+			.machine = &qmp_vmm_machine_ops,
+		};
+		int ret = qmp_vmm_machine_new(vmm, &qmp_machine);
+
+		if (ret) {
+			fprintf(stderr, "ferry: QMP: %s\n", strerror(-ret));
+			goto out_sig;
+		}
+		cfg.machine_opaque = qmp_machine;
+		if (qmp_server_new(vmm_get_loop(vmm), &cfg, &qmp, err, sizeof(err))) {
+			fprintf(stderr, "ferry: -qmp %s: %s\n", opts.qmp, err);
+			goto out_sig;
+		}
+		ret = qmp_server_start(qmp);
+		if (ret) {
+			fprintf(stderr, "ferry: -qmp %s: cannot serve: %s\n", opts.qmp,
+				strerror(-ret));
+			goto out_qmp;
+		}
+	}
 	if (opts.pidfile && main_write_pidfile(opts.pidfile))
-		goto out_sig;
+		goto out_qmp;
 	if (vmm_start(vmm, err, sizeof(err))) {
 		fprintf(stderr, "ferry: %s\n", err);
 		goto out_pid;
@@ -128,10 +157,15 @@ int main(int argc, char **argv)
 out_pid:
 	if (opts.pidfile)
 		unlink(opts.pidfile);
+out_qmp:
+	/* Before vmm_free(): queued events (SHUTDOWN) still reach the clients. */
+	qmp_server_free(qmp);
 out_sig:
 	vmm_loop_del_fd(vmm_get_loop(vmm), sigs.fd);
 out_vmm:
 	vmm_free(vmm);
+	/* After vmm_free(): no vCPU thread can be inside its event handler. */
+	qmp_vmm_machine_free(qmp_machine);
 	if (sigs.fd >= 0)
 		close(sigs.fd);
 out:

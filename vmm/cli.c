@@ -51,7 +51,7 @@ void cli_usage(FILE *out)
 		"  -pidfile PATH       write ferry's pid to PATH\n"
 		"  -device vfio-pci,host=DDDD:BB:DD.F[,id=ID][,bus=BUS][,addr=ADDR]\n"
 		"                      pass a host PCI device through (VFIO)\n"
-		"  -qmp unix:PATH,server[,wait=off]\n"
+		"  -qmp unix:PATH,server=on,wait=off\n"
 		"                      QMP control socket\n"
 		"  -h, --help          show this help\n"
 		"  --version           show the version\n"
