@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "memory/memory.h"
+#include "passthrough/passthrough.h"
 #include "vmm/cli.h"
 
 #define CLI_MAX_VCPUS 254
@@ -49,8 +50,8 @@ void cli_usage(FILE *out)
 		"  -no-reboot          exit when the guest resets instead of booting again\n"
 		"  -name NAME          name of the guest\n"
 		"  -pidfile PATH       write ferry's pid to PATH\n"
-		"  -device vfio-pci,host=DDDD:BB:DD.F[,id=ID][,bus=BUS][,addr=ADDR]\n"
-		"                      pass a host PCI device through (VFIO)\n"
+		"  -device passthrough,host=DDDD:BB:DD.F[,id=ID][,addr=SLOT]\n"
+		"                      pass a host PCI device through (VFIO); vfio-pci is an alias\n"
 		"  -qmp unix:PATH,server=on,wait=off\n"
 		"                      QMP control socket\n"
 		"  -h, --help          show this help\n"
@@ -172,7 +173,6 @@ struct cli_ctx {
 	size_t errlen;
 	unsigned long long num;
 	bool have_num;
-	struct vmm_device_config *dev;
 };
 
 static int cli_m_item(struct cli_opts *o, void *opaque, const char *key, size_t keylen,
@@ -295,81 +295,35 @@ static int cli_name_item(struct cli_opts *o, void *opaque, const char *key, size
 	return 0;
 }
 
-static bool cli_valid_bdf(const char *s)
-{
-	unsigned int dom, bus, dev, fn;
-	char tail;
-
-	if (sscanf(s, "%4x:%2x:%2x.%1x%c", &dom, &bus, &dev, &fn, &tail) == 4)
-		return dev < 32 && fn < 8 && strlen(s) == 12;
-	if (sscanf(s, "%2x:%2x.%1x%c", &bus, &dev, &fn, &tail) == 3)
-		return dev < 32 && fn < 8 && strlen(s) == 7;
-	return false;
-}
-
-static int cli_device_item(struct cli_opts *o, void *opaque, const char *key, size_t keylen,
-			   const char *val)
-{
-	struct cli_ctx *c = opaque;
-	struct vmm_device_config *d = c->dev;
-
-	if (!key || key_is(key, keylen, "driver")) {
-		if (d->driver)
-			return cli_err(c->err, c->errlen, "-device %s: two drivers given", c->spec);
-		if (strcmp(val, "vfio-pci") && strcmp(val, "passthrough"))
-			return cli_err(c->err, c->errlen, "-device %s: unknown driver '%s'; ferry "
-				       "knows vfio-pci (alias passthrough)", c->spec, val);
-		d->driver = "vfio-pci";
-	} else if (key_is(key, keylen, "host")) {
-		if (!cli_valid_bdf(val))
-			return cli_err(c->err, c->errlen, "-device %s: host=%s is not a PCI "
-				       "address (DDDD:BB:DD.F, e.g. 0000:01:00.0)", c->spec, val);
-		d->host = val;
-	} else if (key_is(key, keylen, "sysfsdev")) {
-		d->sysfsdev = val;
-	} else if (key_is(key, keylen, "id")) {
-		if (!*val)
-			return cli_err(c->err, c->errlen, "-device %s: empty id", c->spec);
-		d->id = val;
-	} else if (key_is(key, keylen, "bus")) {
-		d->bus = val;
-	} else if (key_is(key, keylen, "addr")) {
-		d->addr = val;
-	} else {
-		return cli_err(c->err, c->errlen, "-device %s: unknown property '%.*s' (vfio-pci "
-			       "takes host, sysfsdev, id, bus, addr)", c->spec, (int)keylen, key);
-	}
-	return 0;
-}
-
+/*
+ * -device is the passthrough layer's option: it alone knows what a
+ * passthrough device accepts, so its parser is the one that judges the text
+ * (the machine parses it again when it attaches the device).
+ */
 static int cli_opt_device(struct cli_opts *o, const char *arg, char *err, size_t errlen)
 {
-	struct vmm_device_config *n, dev = { .spec = arg };
-	struct cli_ctx c = { .spec = arg, .err = err, .errlen = errlen, .dev = &dev };
+	struct passthrough_opts opts, prev;
+	struct vmm_device_config *n;
 	int ret;
 
 	if (!strcmp(arg, "help") || !strcmp(arg, "?"))
-		return cli_err(err, errlen, "-device: ferry has one driver: vfio-pci,host=DDDD:"
-			       "BB:DD.F[,id=ID][,bus=BUS][,addr=ADDR]");
-	ret = cli_items(o, arg, cli_device_item, &c);
+		return cli_err(err, errlen, "-device: ferry has one driver: passthrough "
+			       "(alias vfio-pci),host=DDDD:BB:DD.F[,id=ID][,addr=SLOT]");
+	ret = passthrough_opts_parse(arg, &opts, err, errlen);
 	if (ret)
 		return ret;
-	if (!dev.driver)
-		return cli_err(err, errlen, "-device %s: no driver (e.g. -device vfio-pci,"
-			       "host=0000:01:00.0)", arg);
-	if (!dev.host == !dev.sysfsdev)
-		return cli_err(err, errlen, "-device %s: give exactly one of host=DDDD:BB:DD.F "
-			       "or sysfsdev=PATH", arg);
-	for (unsigned int i = 0; dev.id && i < o->nr_devices; i++) {
-		if (o->devices[i].id && !strcmp(o->devices[i].id, dev.id))
+	for (unsigned int i = 0; opts.id[0] && i < o->nr_devices; i++) {
+		if (passthrough_opts_parse(o->devices[i].spec, &prev, NULL, 0))
+			continue;
+		if (!strcmp(prev.id, opts.id))
 			return cli_err(err, errlen, "-device %s: id '%s' is already used", arg,
-				       dev.id);
+				       opts.id);
 	}
 	n = realloc(o->devices, (o->nr_devices + 1) * sizeof(*n));
 	if (!n)
 		return -ENOMEM;
 	o->devices = n;
-	o->devices[o->nr_devices++] = dev;
+	o->devices[o->nr_devices++] = (struct vmm_device_config){ .spec = arg };
 	o->vm.devices = o->devices;
 	o->vm.nr_devices = o->nr_devices;
 	return 0;

@@ -57,15 +57,12 @@ enum vmm_serial_kind {
 	VMM_SERIAL_FILE,	/* COM1 output appended to a file, no input */
 };
 
-/* One -device option, kept as parsed (passthrough wires it up). */
+/*
+ * One -device option: its text, already validated by passthrough's parser
+ * (passthrough_opts_parse), which the machine runs again to attach it.
+ */
 struct vmm_device_config {
-	const char *driver;	/* "vfio-pci" */
-	const char *id;		/* id=, or NULL */
-	const char *host;	/* host=DDDD:BB:DD.F, or NULL */
-	const char *sysfsdev;	/* sysfsdev=PATH, or NULL */
-	const char *bus;	/* bus=, or NULL */
-	const char *addr;	/* addr=, or NULL */
-	const char *spec;	/* the whole option text */
+	const char *spec;
 };
 
 struct vmm_config {

@@ -66,11 +66,8 @@ Test(cli, every_option)
 	cr_assert(o.vm.no_reboot);
 	cr_assert_str_eq(o.pidfile, "/run/f.pid");
 	cr_assert_eq(o.vm.nr_devices, 1);
-	cr_assert_str_eq(o.vm.devices[0].driver, "vfio-pci");
-	cr_assert_str_eq(o.vm.devices[0].host, "0000:01:00.0");
-	cr_assert_str_eq(o.vm.devices[0].id, "hostdev0");
-	cr_assert_str_eq(o.vm.devices[0].bus, "pci.0");
-	cr_assert_str_eq(o.vm.devices[0].addr, "0x2");
+	cr_assert_str_eq(o.vm.devices[0].spec,
+			 "vfio-pci,host=0000:01:00.0,id=hostdev0,bus=pci.0,addr=0x2");
 	cr_assert_str_eq(o.qmp, "unix:/tmp/q.sock,server,wait=off");
 	cli_opts_free(&o);
 }
@@ -178,18 +175,18 @@ Test(cli, devices)
 			   "-device", "driver=vfio-pci,sysfsdev=/sys/bus/pci/devices/0000:02:00.0",
 			   "-device", "vfio-pci,host=0000:03:1f.7,id=a"), 0, "%s", err);
 	cr_assert_eq(o.vm.nr_devices, 3);
-	cr_assert_str_eq(o.vm.devices[0].driver, "vfio-pci");
-	cr_assert_str_eq(o.vm.devices[0].host, "01:00.0");
-	cr_assert_str_eq(o.vm.devices[1].sysfsdev, "/sys/bus/pci/devices/0000:02:00.0");
+	cr_assert_str_eq(o.vm.devices[0].spec, "passthrough,host=01:00.0");
+	cr_assert_str_eq(o.vm.devices[1].spec,
+			 "driver=vfio-pci,sysfsdev=/sys/bus/pci/devices/0000:02:00.0");
 	cr_assert_str_eq(o.vm.devices[2].spec, "vfio-pci,host=0000:03:1f.7,id=a");
 	cli_opts_free(&o);
 
-	EXPECT_ERROR("unknown driver 'e1000'", "-kernel", "k", "-device", "e1000,netdev=n");
+	EXPECT_ERROR("driver e1000 is not a passthrough device", "-kernel", "k", "-device", "e1000,netdev=n");
 	EXPECT_ERROR("not a PCI address", "-kernel", "k", "-device", "vfio-pci,host=nonsense");
 	EXPECT_ERROR("not a PCI address", "-kernel", "k", "-device", "vfio-pci,host=0000:01:20.0");
-	EXPECT_ERROR("exactly one of host", "-kernel", "k", "-device", "vfio-pci,id=x");
-	EXPECT_ERROR("exactly one of host", "-kernel", "k", "-device",
-		     "vfio-pci,host=01:00.0,sysfsdev=/sys/x");
+	EXPECT_ERROR("which host device?", "-kernel", "k", "-device", "vfio-pci,id=x");
+	EXPECT_ERROR("give host= or sysfsdev=, not both", "-kernel", "k", "-device",
+		     "vfio-pci,host=01:00.0,sysfsdev=/sys/bus/pci/devices/0000:01:00.0");
 	EXPECT_ERROR("unknown property 'rombar'", "-kernel", "k", "-device",
 		     "vfio-pci,host=01:00.0,rombar=0");
 	EXPECT_ERROR("already used", "-kernel", "k", "-device", "vfio-pci,host=01:00.0,id=a",

@@ -419,8 +419,7 @@ Test(kvm, machine_errors_leave_nothing_behind)
 	struct vmm_config nokernel = { .ram_size = 64ULL << 20, .nr_vcpus = 1 };
 	struct vmm_config badkernel = { .ram_size = 64ULL << 20, .nr_vcpus = 1,
 					.kernel = "/etc/hostname", .serial = VMM_SERIAL_NONE };
-	struct vmm_device_config dev = { .driver = "vfio-pci", .host = "0000:01:00.0",
-					 .spec = "vfio-pci,host=0000:01:00.0" };
+	struct vmm_device_config dev = { .spec = "vfio-pci,host=0000:01:00.0" };
 	struct vmm_config withdev = { .ram_size = 64ULL << 20, .nr_vcpus = 1, .kernel = "k",
 				      .devices = &dev, .nr_devices = 1 };
 
