@@ -32,12 +32,12 @@
 #include "vmm/bus.h"
 #include "vmm/irq.h"
 #include "vmm/kvm.h"
+#include "vmm/machine.h"
 #include "vmm/layout.h"
 #include "vmm/pci.h"
 #include "vmm/pm.h"
 #include "vmm/serial.h"
 #include "vmm/vcpu.h"
-#include "vmm/vmm.h"
 
 /* The 64-bit PCI MMIO window starts at the first GiB boundary above RAM. */
 #define VMM_MMIO64_ALIGN	(1ULL << 30)
@@ -45,55 +45,9 @@
 
 /* The APIC ids must fit the xAPIC's 8 bits (no x2APIC/IR set-up here). */
 #define VMM_MAX_VCPUS 254
+#include "vmm/vmm.h"
 
-struct vmm_cpu {
-	struct vmm *vmm;
-	struct vcpu *vcpu;
-	pthread_t thread;
-	bool started;
-};
-
-struct vmm {
-	struct vmm_config cfg;
-
-	struct mem_map *map;
-	struct mem_ram *ram;
-	struct kvm_vm *kvm;
-	struct vmm_bus *bus;
-	struct vmm_loop *loop;
-	bool loop_started;
-	struct serial *serial;
-	struct pm *pm;
-	struct pci_host *pci;
-	struct passthrough_host *pt;	/* NULL without -device */
-	unsigned int *pt_devfns;	/* the guest functions of its devices */
-	unsigned int nr_pt;
-	int serial_out_fd;	/* owned when serial is a file */
-
-	struct vmm_cpu *cpus;
-	unsigned int nr_cpus;
-	struct boot_config boot;	/* what boot_load() loads, again at each reset */
-	struct boot_ram boot_ram;
-
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	enum vmm_state state;
-	bool stop_req;
-	enum vmm_stop_reason reason;
-	bool pause_req;
-	bool reset_req;
-	unsigned int nr_resets;
-	unsigned int nr_parked;
-	unsigned int nr_exited;
-
-	vmm_event_fn event_fn;		/* called without vmm->lock held */
-	void *event_opaque;
-};
-
-static void vmm_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void vmm_err(char *err, size_t errlen, const char *fmt, ...)
+void machine_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -287,7 +241,7 @@ static int machine_serial(struct vmm *vmm, char *err, size_t errlen)
 					  O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 		if (vmm->serial_out_fd < 0) {
 			ret = -errno;
-			vmm_err(err, errlen, "-serial file:%s: %s", vmm->cfg.serial_path,
+			machine_err(err, errlen, "-serial file:%s: %s", vmm->cfg.serial_path,
 				strerror(-ret));
 			return ret;
 		}
@@ -296,7 +250,7 @@ static int machine_serial(struct vmm *vmm, char *err, size_t errlen)
 	}
 	ret = serial_new(&sc, &vmm->serial);
 	if (ret)
-		vmm_err(err, errlen, "cannot create the serial port: %s", strerror(-ret));
+		machine_err(err, errlen, "cannot create the serial port: %s", strerror(-ret));
 	return ret;
 }
 
@@ -323,7 +277,7 @@ static int machine_chipset(struct vmm *vmm, char *err, size_t errlen)
 
 	ret = pm_new(&pmc, &vmm->pm);
 	if (ret) {
-		vmm_err(err, errlen, "cannot create the power-management device: %s",
+		machine_err(err, errlen, "cannot create the power-management device: %s",
 			strerror(-ret));
 		return ret;
 	}
@@ -338,7 +292,7 @@ static int machine_chipset(struct vmm *vmm, char *err, size_t errlen)
 
 	ret = pci_host_new(&pcc, &vmm->pci);
 	if (ret)
-		vmm_err(err, errlen, "cannot create the PCI host bridge: %s", strerror(-ret));
+		machine_err(err, errlen, "cannot create the PCI host bridge: %s", strerror(-ret));
 	return ret;
 }
 
@@ -360,7 +314,7 @@ static int machine_acpi(struct vmm *vmm, uint64_t *rsdp, char *err, size_t errle
 		return -EFAULT;
 	ret = acpi_build_tables(&ac, dst, LAYOUT_ACPI_START, LAYOUT_ACPI_SIZE, rsdp);
 	if (ret)
-		vmm_err(err, errlen, "cannot build the ACPI tables: %s", strerror(-ret));
+		machine_err(err, errlen, "cannot build the ACPI tables: %s", strerror(-ret));
 	return ret;
 }
 
@@ -411,128 +365,13 @@ static int machine_reset(struct vmm *vmm)
 static int machine_check(const struct vmm_config *cfg, char *err, size_t errlen)
 {
 	if (!cfg->kernel) {
-		vmm_err(err, errlen, "no kernel to boot: give a bzImage with -kernel PATH");
+		machine_err(err, errlen, "no kernel to boot: give a bzImage with -kernel PATH");
 		return -EINVAL;
 	}
 	if (!cfg->nr_vcpus || cfg->nr_vcpus > VMM_MAX_VCPUS) {
-		vmm_err(err, errlen, "-smp %u is out of range (1 to %u)", cfg->nr_vcpus,
+		machine_err(err, errlen, "-smp %u is out of range (1 to %u)", cfg->nr_vcpus,
 			VMM_MAX_VCPUS);
 		return -EINVAL;
-	}
-	return 0;
-}
-
-/*
- * Passthrough devices: passthrough/ calls back through these to put its BARs
- * on the bus (dependency injection: it never includes vmm/ headers).
- */
-static void machine_pt_bar_read(void *opaque, uint64_t off, void *data, unsigned int len)
-{
-	passthrough_bar_access(opaque, off, data, len, false);
-}
-
-static void machine_pt_bar_write(void *opaque, uint64_t off, const void *data, unsigned int len)
-{
-	passthrough_bar_access(opaque, off, (void *)data, len, true);
-}
-
-static const struct vmm_bus_ops machine_pt_bar_ops = {
-	.read = machine_pt_bar_read,
-	.write = machine_pt_bar_write,
-};
-
-static enum vmm_bus_space machine_pt_space(enum passthrough_space space)
-{
-	return space == PASSTHROUGH_PIO ? VMM_BUS_PIO : VMM_BUS_MMIO;
-}
-
-static int machine_pt_trap_add(void *opaque, enum passthrough_space space, uint64_t base,
-			       uint64_t len, struct passthrough_bar *bar)
-{
-	struct vmm *vmm = opaque;
-
-	return vmm_bus_register(vmm->bus, machine_pt_space(space), base, len,
-				&machine_pt_bar_ops, bar);
-}
-
-static int machine_pt_trap_del(void *opaque, enum passthrough_space space, uint64_t base)
-{
-	struct vmm *vmm = opaque;
-
-	return vmm_bus_unregister(vmm->bus, machine_pt_space(space), base);
-}
-
-static int machine_pt_defer(void *opaque, void (*fn)(void *arg), void *arg)
-{
-	return vmm_bus_after_access(fn, arg);
-}
-
-static const struct passthrough_vm_ops machine_pt_ops = {
-	.trap_add = machine_pt_trap_add,
-	.trap_del = machine_pt_trap_del,
-	.defer = machine_pt_defer,
-};
-
-static uint32_t machine_pt_cfg_read(void *opaque, unsigned int off, unsigned int len)
-{
-	return passthrough_device_cfg_read(opaque, off, len);
-}
-
-static void machine_pt_cfg_write(void *opaque, unsigned int off, unsigned int len, uint32_t val)
-{
-	passthrough_device_cfg_write(opaque, off, len, val);
-}
-
-static const struct pci_func_ops machine_pt_cfg_ops = {
-	.cfg_read = machine_pt_cfg_read,
-	.cfg_write = machine_pt_cfg_write,
-};
-
-/* The -device passthrough devices, attached before any vCPU runs. */
-static int machine_passthrough(struct vmm *vmm, char *err, size_t errlen)
-{
-	struct passthrough_vm_config pc = {
-		.sys = vfio_sys_linux(),
-		.vm_fd = kvm_vm_fd(vmm->kvm),
-		.map = vmm->map,
-		.cap_ipc_lock = passthrough_process_can_lock(),
-		.backend = VFIO_BACKEND_CONTAINER,
-		.ops = &machine_pt_ops,
-		.vm = vmm,
-	};
-	struct passthrough_device *dev;
-	struct passthrough_opts opts;
-	int ret, slot;
-
-	if (!vmm->cfg.nr_devices)
-		return 0;
-	vmm->pt_devfns = calloc(vmm->cfg.nr_devices, sizeof(*vmm->pt_devfns));
-	if (!vmm->pt_devfns)
-		return -ENOMEM;
-	ret = passthrough_host_new(&pc, &vmm->pt, err, errlen);
-	if (ret)
-		return ret;
-	for (unsigned int i = 0; i < vmm->cfg.nr_devices; i++) {
-		ret = passthrough_opts_parse(vmm->cfg.devices[i].spec, &opts, err, errlen);
-		if (ret)
-			return ret;
-		ret = passthrough_device_add(vmm->pt, &opts, &dev, err, errlen);
-		if (ret)
-			return ret;
-		slot = passthrough_device_slot(dev);
-		if (slot < 0)
-			slot = pci_host_free_slot(vmm->pci);
-		ret = slot < 0 ? slot : pci_host_add(vmm->pci, PCI_DEVFN(slot, 0),
-						     &machine_pt_cfg_ops, dev);
-		if (ret) {
-			vmm_err(err, errlen, "-device %s: %s", vmm->cfg.devices[i].spec,
-				ret == -EEXIST ? "its slot (addr=) is taken" :
-				ret == -ENOSPC ? "no free slot on the guest's PCI bus" :
-				strerror(-ret));
-			passthrough_device_remove(dev, NULL, 0);
-			return ret;
-		}
-		vmm->pt_devfns[vmm->nr_pt++] = PCI_DEVFN(slot, 0);
 	}
 	return 0;
 }
@@ -555,7 +394,7 @@ static int machine_cpus(struct vmm *vmm, const struct boot_cpu_state *boot, char
 	/* APs wait in the in-kernel LAPIC for INIT/SIPI from the BSP. */
 	ret = vcpu_set_boot_state(vmm->cpus[0].vcpu, boot);
 	if (ret)
-		vmm_err(err, errlen, "cannot set the boot CPU's registers: %s", strerror(-ret));
+		machine_err(err, errlen, "cannot set the boot CPU's registers: %s", strerror(-ret));
 	return ret;
 }
 
@@ -588,14 +427,14 @@ int vmm_new(const struct vmm_config *cfg, struct vmm **out, char *err, size_t er
 	if (ret)
 		goto err_free;
 	if (cfg->nr_vcpus > kvm_vm_max_vcpus(vmm->kvm)) {
-		vmm_err(err, errlen, "-smp %u: this host's KVM allows at most %u vCPUs",
+		machine_err(err, errlen, "-smp %u: this host's KVM allows at most %u vCPUs",
 			cfg->nr_vcpus, kvm_vm_max_vcpus(vmm->kvm));
 		ret = -EINVAL;
 		goto err_free;
 	}
 	ret = kvm_vm_track_memory(vmm->kvm, vmm->map);
 	if (ret) {
-		vmm_err(err, errlen, "cannot give guest memory to KVM: %s", strerror(-ret));
+		machine_err(err, errlen, "cannot give guest memory to KVM: %s", strerror(-ret));
 		goto err_free;
 	}
 	ret = mem_ram_new(vmm->map, &ropts, &vmm->ram, err, errlen);
@@ -608,7 +447,7 @@ int vmm_new(const struct vmm_config *cfg, struct vmm **out, char *err, size_t er
 		goto err_free;
 	ret = vmm_loop_new(&vmm->loop);
 	if (ret) {
-		vmm_err(err, errlen, "cannot create the event loop: %s", strerror(-ret));
+		machine_err(err, errlen, "cannot create the event loop: %s", strerror(-ret));
 		goto err_free;
 	}
 	ret = machine_serial(vmm, err, errlen);
@@ -617,7 +456,7 @@ int vmm_new(const struct vmm_config *cfg, struct vmm **out, char *err, size_t er
 	ret = machine_chipset(vmm, err, errlen);
 	if (ret)
 		goto err_free;
-	ret = machine_passthrough(vmm, err, errlen);
+	ret = machine_pt_attach_all(vmm, err, errlen);
 	if (ret)
 		goto err_free;
 
@@ -647,12 +486,12 @@ int vmm_start(struct vmm *vmm, char *err, size_t errlen)
 		return -EBUSY;
 	ret = vcpu_signal_init();
 	if (ret) {
-		vmm_err(err, errlen, "cannot install the vCPU kick handler: %s", strerror(-ret));
+		machine_err(err, errlen, "cannot install the vCPU kick handler: %s", strerror(-ret));
 		return ret;
 	}
 	ret = vmm_loop_start(vmm->loop);
 	if (ret) {
-		vmm_err(err, errlen, "cannot start the event loop: %s", strerror(-ret));
+		machine_err(err, errlen, "cannot start the event loop: %s", strerror(-ret));
 		return ret;
 	}
 	vmm->loop_started = true;
@@ -663,7 +502,7 @@ int vmm_start(struct vmm *vmm, char *err, size_t errlen)
 		ret = -pthread_create(&vmm->cpus[i].thread, NULL, machine_vcpu_thread,
 				      &vmm->cpus[i]);
 		if (ret) {
-			vmm_err(err, errlen, "cannot start the thread of vCPU %u: %s", i,
+			machine_err(err, errlen, "cannot start the thread of vCPU %u: %s", i,
 				strerror(-ret));
 			break;
 		}
@@ -820,10 +659,7 @@ void vmm_free(struct vmm *vmm)
 	 * Passthrough devices go first (BRIEF rule 4), while the VM, its bus and
 	 * RAM still exist; the guest's view of them before the devices.
 	 */
-	for (unsigned int i = 0; i < vmm->nr_pt; i++)
-		pci_host_remove(vmm->pci, vmm->pt_devfns[i]);
-	free(vmm->pt_devfns);
-	passthrough_host_free(vmm->pt);
+	machine_pt_free(vmm);
 	pci_host_free(vmm->pci);
 	pm_free(vmm->pm);
 	serial_free(vmm->serial);
