@@ -28,6 +28,10 @@ import time
 
 DEV_ID = "hp0"
 
+# The VMMs, in the table's order, with their column titles.
+VMMS = ["qemu", "qemu-acpi", "ferry"]
+TITLES = {"qemu": "QEMU pciehp", "qemu-acpi": "QEMU ACPI", "ferry": "ferry ACPI"}
+
 # (key, label) of each metric, in the table's order.
 METRICS = [
     ("add_return", "device_add: QMP return"),
@@ -153,6 +157,8 @@ class Qmp:
         data = (json.dumps(cmd) + "\n").encode()
         t0 = time.monotonic()
         self.sock.sendall(data)
+        # Written after the send (the reply's line, from the reader thread,
+        # may come first in the log; the times tell the order).
         self.log.write("%.6f qmp>: %s" % (t0, data.decode()))
         t1, msg = self._reply(timeout)
         return t0, t1, msg
@@ -176,13 +182,16 @@ class Qmp:
 
 def vmm_command(a):
     append = "console=ttyS0 panic=-1 quiet"
-    if a.vmm == "qemu":
-        # PCIe native hot-plug: ACPI hot-plug of bridges off, so the guest's
-        # pciehp drives the root port's slot.
+    if a.vmm in ("qemu", "qemu-acpi"):
+        # qemu: PCIe native hot-plug (ACPI hot-plug of bridges off, so the
+        # guest's pciehp drives the root port's slot).  qemu-acpi: q35's
+        # default since QEMU 6.1, ACPI hot-plug on the root port (the guest's
+        # acpiphp), the mechanism ferry uses.
+        acpi = "on" if a.vmm == "qemu-acpi" else "off"
         return [a.qemu, "-accel", "kvm", "-M", "q35", "-cpu", "host",
                 "-m", str(a.mem), "-smp", "1", "-nodefaults", "-no-user-config",
                 "-display", "none", "-no-reboot", "-serial", "stdio",
-                "-global", "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off",
+                "-global", "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=" + acpi,
                 "-device", "pcie-root-port,id=rp0,bus=pcie.0,chassis=1,slot=1",
                 "-kernel", a.kernel, "-initrd", a.initrd, "-append", append,
                 "-qmp", "unix:%s,server=on,wait=off" % a.qmp]
@@ -192,7 +201,7 @@ def vmm_command(a):
 
 
 def device_args(a):
-    if a.vmm == "qemu":
+    if a.vmm != "ferry":
         return {"driver": "vfio-pci", "host": a.bdf, "bus": "rp0", "id": DEV_ID}
     return {"driver": "passthrough", "host": a.bdf, "id": DEV_ID}
 
@@ -236,24 +245,31 @@ def run(a):
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
     con = Console(proc.stdout.fileno(), log)
+    qmp = None
     try:
         t_ready, _ = con.wait("BENCH-READY", a.boot_timeout)
         result["boot_s"] = round(t_ready - t_start, 3)
         qmp = Qmp(a.qmp, 30, log)
         for n in range(1, a.cycles + 1):
             result["cycles"].append(one_cycle(a, qmp, con, n))
-        qmp.command("quit", timeout=30)
     except BenchError as e:
         result["error"] = str(e)
         print("bench-hotplug: %s: %s" % (a.vmm, e), flush=True)
     except (OSError, ValueError) as e:
         result["error"] = "%s: %s" % (type(e).__name__, e)
         print("bench-hotplug: %s: %s" % (a.vmm, result["error"]), flush=True)
+    # quit, then SIGTERM, then SIGKILL: the next VMM needs the device back.
     try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+        if qmp:
+            qmp.command("quit", timeout=10)
+        proc.wait(timeout=20)
+    except (BenchError, OSError, subprocess.TimeoutExpired):
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
     log.close()
     if result["error"] and a.log:
         # The tail of the console and QMP log says what the guest was doing.
@@ -263,10 +279,6 @@ def run(a):
             print("bench-hotplug: %s log: %s" % (a.vmm, line.rstrip()))
     print("BENCH-RESULT " + json.dumps(result), flush=True)
     return 0 if result["error"] is None else 1
-
-
-def fmt(v):
-    return "%.1f" % v if v is not None else "n/a"
 
 
 def report(a):
@@ -281,46 +293,48 @@ def report(a):
     if not results:
         print("bench-hotplug: no BENCH-RESULT in %s" % a.logfile, file=sys.stderr)
         return 1
+    vmms = [v for v in VMMS if v in results]
 
-    def med(vmm, key):
+    def values(vmm, key, first):
         r = results.get(vmm)
         if not r or not r["cycles"]:
-            return None
-        return statistics.median(c[key] for c in r["cycles"])
+            return []
+        return [c[key] for c in (r["cycles"][:1] if first else r["cycles"])]
 
-    def first(vmm, key):
-        r = results.get(vmm)
-        return r["cycles"][0][key] if r and r["cycles"] else None
-
-    def spread(vmm, key):
-        r = results.get(vmm)
-        if not r or not r["cycles"]:
+    def cell(v):
+        if not v:
             return "n/a"
-        v = [c[key] for c in r["cycles"]]
-        return "%.1f-%.1f" % (min(v), max(v))
+        if len(v) == 1:
+            return "%.1f" % v[0]
+        return "%.1f (%.1f-%.1f)" % (statistics.median(v), min(v), max(v))
 
-    print("| metric (ms, median of the cycles) | QEMU | QEMU min-max | ferry | ferry min-max "
-          "| ferry/QEMU |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    for key, label in METRICS:
-        q, f = med("qemu", key), med("ferry", key)
-        ratio = "%.2f" % (f / q) if q and f is not None else "n/a"
-        print("| %s | %s | %s | %s | %s | %s |" % (label, fmt(q), spread("qemu", key), fmt(f),
-                                                 spread("ferry", key), ratio))
+    def ratio(base, key, first):
+        q, f = values(base, key, first), values("ferry", key, first)
+        if not q or not f or statistics.median(q) == 0:
+            return "n/a"
+        return "%.2f" % (statistics.median(f) / statistics.median(q))
+
     # The first device_add of a VM pays one-time costs (QEMU: the VFIO
-    # container and the DMA mappings of all guest RAM), so it is shown alone.
-    for key in ("add_return", "add_seen"):
-        q, f = first("qemu", key), first("ferry", key)
-        ratio = "%.2f" % (f / q) if q and f is not None else "n/a"
-        print("| %s, first cycle only | %s | | %s | | %s |" % (dict(METRICS)[key], fmt(q),
-                                                             fmt(f), ratio))
-    for vmm in ("qemu", "ferry"):
+    # container and the DMA mappings of all guest RAM), so it is shown alone
+    # as well.
+    rows = [(label, key, False) for key, label in METRICS]
+    rows += [(dict(METRICS)[k] + ", first cycle only", k, True)
+             for k in ("add_return", "add_seen")]
+    bases = [v for v in ("qemu", "qemu-acpi") if v in vmms]
+    print("| ms: median (min-max) | " + " | ".join(TITLES[v] for v in vmms) + " | " +
+          " | ".join("ferry / " + TITLES[b] for b in bases) + " |")
+    print("| --- |" + " ---: |" * (len(vmms) + len(bases)))
+    for label, key, first in rows:
+        print("| %s | %s | %s |" % (label, " | ".join(cell(values(v, key, first)) for v in vmms),
+                                    " | ".join(ratio(b, key, first) for b in bases)))
+    print()
+    for vmm in VMMS:
         r = results.get(vmm)
         if not r:
-            print("\n%s: not run" % vmm)
+            print("- %s: not run" % TITLES[vmm])
             continue
-        print("\n%s: %d cycles, guest boot to BENCH-READY %s s%s" % (
-            vmm, len(r["cycles"]), r["boot_s"] if r["boot_s"] is not None else "n/a",
+        print("- %s: %d cycles, boot to the guest's BENCH-READY %s s%s" % (
+            TITLES[vmm], len(r["cycles"]), r["boot_s"] if r["boot_s"] is not None else "n/a",
             "; stopped: " + r["error"] if r["error"] else ""))
     return 0
 
@@ -329,7 +343,7 @@ def main():
     p = argparse.ArgumentParser(description="hot-plug benchmark (see tests/qmp/bench-hotplug)")
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run")
-    r.add_argument("--vmm", choices=["qemu", "ferry"], required=True)
+    r.add_argument("--vmm", choices=VMMS, required=True)
     r.add_argument("--bdf", required=True)
     r.add_argument("--kernel", required=True)
     r.add_argument("--initrd", required=True)
