@@ -88,6 +88,7 @@ static struct qmp_cmd *qmp_cmd_copy(const struct qmp_command *src)
 		return NULL;
 	cmd->fn = src->fn;
 	cmd->opaque = src->opaque;
+
 	cmd->name = strdup(src->name);
 	if (src->args)
 		while (src->args[n].name)
@@ -95,10 +96,14 @@ static struct qmp_cmd *qmp_cmd_copy(const struct qmp_command *src)
 	cmd->args = calloc(n + 1, sizeof(*cmd->args));
 	if (!cmd->name || !cmd->args)
 		goto err;
-	for (size_t i = 0; i < n; i++) {
-		cmd->args[i] = src->args[i];
-		cmd->args[i].name = strdup(src->args[i].name);
-		if (!cmd->args[i].name)
+	for (size_t i = 0, j = 0; i < n; i++) {
+		if (!strcmp(src->args[i].name, QMP_ARGS_REST)) {
+			cmd->any_args = true;
+			continue;
+		}
+		cmd->args[j] = src->args[i];
+		cmd->args[j].name = strdup(src->args[i].name);
+		if (!cmd->args[j++].name)
 			goto err;
 	}
 	return cmd;
@@ -226,6 +231,8 @@ static bool qmp_args_check(const struct qmp_cmd *cmd, struct json_object *args,
 			return false;
 		}
 	}
+	if (cmd->any_args)
+		return true;
 	json_object_object_foreach(args, key, val) {
 		const struct qmp_arg *a;
 

@@ -97,6 +97,7 @@ struct qmp_cmd {
 	struct qmp_arg *args;		/* copied, ends with { NULL } */
 	qmp_command_fn fn;
 	void *opaque;
+	bool any_args;			/* the schema has QMP_ARGS_REST */
 };
 
 struct qmp_server {
@@ -184,5 +185,11 @@ void qmp_client_close_fds(struct qmp_client *c);
 
 /* machine.c: query-status, stop, cont, system_reset, system_powerdown, quit */
 int qmp_machine_add_commands(struct qmp_server *s);
+
+/* device.c: device_add, device_del, qom-list, query-pci (machines with device ops) */
+int qmp_device_add_commands(struct qmp_server *s);
+
+/* schema.c: query-qmp-schema */
+int qmp_schema_add_commands(struct qmp_server *s);
 
 #endif /* FERRY_QMP_PRIV_H */

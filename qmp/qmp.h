@@ -17,6 +17,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "vmm/vmm.h"
+
 struct json_object;
 struct vmm_loop;
 struct qmp_server;
@@ -100,6 +102,17 @@ struct qmp_machine_ops {
 	 */
 	void (*attach)(void *opaque, struct qmp_server *s);
 	void (*detach)(void *opaque);
+	/*
+	 * Optional, all three or none: hot-plug (device_add, device_del,
+	 * qom-list, query-pci; docs/qmp.md).  Same contracts as
+	 * vmm_device_add(), vmm_device_del() and vmm_pci_list() (vmm/vmm.h):
+	 * device_del only asks the guest; the machine emits DEVICE_DELETED
+	 * itself once the device is really gone.
+	 */
+	int (*device_add)(void *opaque, const struct vmm_device_prop *props, size_t nr_props,
+			  char *err, size_t errlen);
+	int (*device_del)(void *opaque, const char *id, char *err, size_t errlen);
+	int (*pci_list)(void *opaque, struct vmm_pci_info **list, size_t *nr);
 };
 
 /*
@@ -198,6 +211,13 @@ struct qmp_command {
 	qmp_command_fn fn;
 	void *opaque;
 };
+
+/*
+ * An argument named QMP_ARGS_REST in a schema lets undeclared arguments
+ * through to the handler, which checks them itself (device_add: the
+ * device's properties); the declared ones are checked as usual.
+ */
+#define QMP_ARGS_REST "*"
 
 /*
  * Adds a command (copied, arguments included).  Any time, from the owner's

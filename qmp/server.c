@@ -341,6 +341,11 @@ int qmp_server_new(struct vmm_loop *loop, const struct qmp_server_config *cfg,
 	ret = qmp_commands_add_builtin(s);
 	if (!ret && s->machine)
 		ret = qmp_machine_add_commands(s);
+	if (!ret && s->machine && s->machine->device_add && s->machine->device_del &&
+	    s->machine->pci_list)
+		ret = qmp_device_add_commands(s);
+	if (!ret)
+		ret = qmp_schema_add_commands(s);
 	if (ret) {
 		snprintf(err, errlen, "cannot register the QMP commands: %s", strerror(-ret));
 		goto err_release;

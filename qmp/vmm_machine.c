@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * struct qmp_vmm_machine: the QMP machine commands over vmm/vmm.h, and the
- * machine's own events turned into QMP's SHUTDOWN and RESET.
+ * struct qmp_vmm_machine: the QMP machine and device commands over
+ * vmm/vmm.h, and the machine's own events turned into QMP's SHUTDOWN, RESET
+ * and DEVICE_DELETED.
  *
  * The machine calls its event handler from a vCPU thread or the vmm_wait()
  * thread, and may still be inside it after vmm_set_event_handler(NULL)
@@ -131,13 +132,41 @@ static const char *vmm_machine_reason(struct qmp_vmm_machine *m, enum vmm_event 
 	}
 }
 
-static void vmm_machine_event(void *opaque, enum vmm_event ev, enum vmm_stop_reason why)
+/* DEVICE_DELETED: "device" only when it has an id, "path" always (QEMU's). */
+static void vmm_machine_device_event(struct qmp_vmm_machine *m, const struct vmm_event_device *dev)
+{
+	struct json_object *data = json_object_new_object();
+
+	if (data && dev->id &&
+	    json_object_object_add(data, "device", json_object_new_string(dev->id))) {
+		json_object_put(data);
+		data = NULL;
+	}
+	if (data && json_object_object_add(data, "path", json_object_new_string(dev->path))) {
+		json_object_put(data);
+		data = NULL;
+	}
+	pthread_mutex_lock(&m->lock);
+	if (m->s)
+		qmp_server_emit_event(m->s, "DEVICE_DELETED", data);
+	else
+		json_object_put(data);
+	pthread_mutex_unlock(&m->lock);
+}
+
+static void vmm_machine_event(void *opaque, enum vmm_event ev, enum vmm_stop_reason why,
+			      const struct vmm_event_device *dev)
 {
 	struct qmp_vmm_machine *m = opaque;
 	struct json_object *data;
 	const char *reason;
 	bool guest;
 
+	if (ev == VMM_EVENT_DEVICE_DELETED) {
+		if (dev)
+			vmm_machine_device_event(m, dev);
+		return;
+	}
 	pthread_mutex_lock(&m->lock);
 	reason = vmm_machine_reason(m, ev, why, &guest);
 	if (m->s) {
@@ -152,6 +181,23 @@ static void vmm_machine_event(void *opaque, enum vmm_event ev, enum vmm_stop_rea
 	pthread_mutex_unlock(&m->lock);
 }
 
+static int vmm_machine_device_add(void *opaque, const struct vmm_device_prop *props,
+				  size_t nr_props, char *err, size_t errlen)
+{
+	return vmm_device_add(((struct qmp_vmm_machine *)opaque)->vmm, props, nr_props, -1, err,
+			      errlen);
+}
+
+static int vmm_machine_device_del(void *opaque, const char *id, char *err, size_t errlen)
+{
+	return vmm_device_del(((struct qmp_vmm_machine *)opaque)->vmm, id, err, errlen);
+}
+
+static int vmm_machine_pci_list(void *opaque, struct vmm_pci_info **list, size_t *nr)
+{
+	return vmm_pci_list(((struct qmp_vmm_machine *)opaque)->vmm, list, nr);
+}
+
 const struct qmp_machine_ops qmp_vmm_machine_ops = {
 	.state = vmm_machine_state,
 	.pause = vmm_machine_pause,
@@ -161,6 +207,9 @@ const struct qmp_machine_ops qmp_vmm_machine_ops = {
 	.quit = vmm_machine_quit,
 	.attach = vmm_machine_attach,
 	.detach = vmm_machine_detach,
+	.device_add = vmm_machine_device_add,
+	.device_del = vmm_machine_device_del,
+	.pci_list = vmm_machine_pci_list,
 };
 
 int qmp_vmm_machine_new(struct vmm *vmm, struct qmp_vmm_machine **out)

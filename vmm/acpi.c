@@ -4,11 +4,13 @@
  * chapter 5; the FADT is revision 6 (276 bytes).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "vmm/acpi.h"
 #include "vmm/aml.h"
+#include "vmm/hotplug.h"
 #include "vmm/layout.h"
 #include "vmm/pci.h"
 #include "vmm/pm.h"
@@ -128,6 +130,90 @@ static void acpi_gas_io(uint8_t *g, uint16_t port, unsigned int len, uint8_t acc
 
 /* ---- DSDT ---- */
 
+#define HP_FIELD_PREFIX	"\\_SB.PCI0."
+
+static void hp_slot_name(char *buf, size_t len, const char *prefix, unsigned int slot)
+{
+	snprintf(buf, len, "%sS%02X", prefix, slot);
+}
+
+/*
+ * Inside PCI0: the controller's registers as fields, and one Device per
+ * slot.  acpiphp takes a Device with _ADR and _EJ0 under the root bridge
+ * for a hot-plug slot; without _STA it asks config space whether a device
+ * is there, which is where ferry puts it (or takes it away).
+ */
+static void dsdt_hotplug_slots(struct aml *a, uint16_t port)
+{
+	char name[32];
+
+	aml_opregion(a, "HPIO", AML_SPACE_IO, port, LAYOUT_HOTPLUG_LEN);
+	aml_field_begin(a, "HPIO", AML_FIELD_DWORD | AML_FIELD_WRITE_AS_ZEROS);
+	aml_field_unit(a, "HPIN", 32);
+	aml_field_unit(a, "HPRQ", 32);
+	aml_field_unit(a, "HPEJ", 32);
+	aml_field_unit(a, "HPOC", 32);
+	aml_end(a);
+	for (unsigned int slot = 1; slot < PCI_HOST_SLOTS; slot++) {
+		hp_slot_name(name, sizeof(name), "", slot);
+		aml_device_begin(a, name);
+		aml_name_decl(a, "_ADR");
+		aml_int(a, (uint64_t)slot << 16);	/* function 0 */
+		aml_name_decl(a, "_SUN");
+		aml_int(a, slot);
+		/* _EJ0 (Arg0: 1, eject): the slot's bit in EJ; ferry takes it away. */
+		aml_method_begin(a, "_EJ0", 1, false);
+		aml_byte(a, AML_STORE);
+		aml_int(a, 1ull << slot);
+		aml_name(a, HP_FIELD_PREFIX "HPEJ");
+		aml_end(a);
+		aml_end(a);
+	}
+}
+
+/*
+ * \_GPE._L01: reads INS and REQ, acknowledges exactly what it read, and
+ * notifies each slot: 1 (device check) for INS, 3 (eject request) for REQ.
+ * Level-triggered: ACPICA clears the status after the method, when the
+ * acknowledged input has gone low.
+ */
+static void dsdt_hotplug_gpe(struct aml *a)
+{
+	char method[8], name[32];
+
+	snprintf(method, sizeof(method), "_L%02X", HOTPLUG_GPE);
+	aml_scope_begin(a, "\\_GPE");
+	aml_method_begin(a, method, 0, false);
+	aml_byte(a, AML_STORE);
+	aml_name(a, HP_FIELD_PREFIX "HPIN");
+	aml_byte(a, AML_LOCAL0);
+	aml_byte(a, AML_STORE);
+	aml_name(a, HP_FIELD_PREFIX "HPRQ");
+	aml_byte(a, AML_LOCAL0 + 1);
+	aml_byte(a, AML_STORE);
+	aml_byte(a, AML_LOCAL0);
+	aml_name(a, HP_FIELD_PREFIX "HPIN");
+	aml_byte(a, AML_STORE);
+	aml_byte(a, AML_LOCAL0 + 1);
+	aml_name(a, HP_FIELD_PREFIX "HPRQ");
+	for (unsigned int slot = 1; slot < PCI_HOST_SLOTS; slot++) {
+		hp_slot_name(name, sizeof(name), HP_FIELD_PREFIX, slot);
+		for (unsigned int local = 0; local < 2; local++) {
+			aml_if_begin(a);
+			aml_byte(a, AML_AND);
+			aml_byte(a, AML_LOCAL0 + local);
+			aml_int(a, 1ull << slot);
+			aml_byte(a, AML_ZERO);		/* no target */
+			aml_byte(a, AML_NOTIFY);
+			aml_name(a, name);
+			aml_int(a, local ? 3 : 1);
+			aml_end(a);
+		}
+	}
+	aml_end(a);
+	aml_end(a);
+}
+
 static void dsdt_pci0(struct aml *a, const struct acpi_config *cfg)
 {
 	aml_device_begin(a, "PCI0");
@@ -175,6 +261,8 @@ static void dsdt_pci0(struct aml *a, const struct acpi_config *cfg)
 		}
 	}
 	aml_end(a);
+	if (cfg->hotplug_port)
+		dsdt_hotplug_slots(a, cfg->hotplug_port);
 	aml_end(a);
 }
 
@@ -231,6 +319,8 @@ static int acpi_build_dsdt(const struct acpi_config *cfg, uint8_t **out, size_t 
 	aml_int(&a, 0);
 	aml_int(&a, 0);
 	aml_end(&a);
+	if (cfg->hotplug_port)
+		dsdt_hotplug_gpe(&a);
 	return aml_finish(&a, out, len);
 }
 

@@ -7,7 +7,8 @@
  * (SCI on GSI 9, level, active high), the reset register at 0xcf9, a fixed
  * power button, and no i8042 or VGA (Linux then leaves those alone).  The
  * DSDT is generated with vmm/aml.h: \_SB.PCI0 (PNP0A08, its _CRS windows
- * and _PRT), \_SB.MRES (PNP0C02 reserving ECAM), \_SB.COM1 and \_S5.
+ * and _PRT, and with hot-plug its slots), \_SB.MRES (PNP0C02 reserving ECAM),
+ * \_SB.COM1, \_S5, and with hot-plug \_GPE._L01.
  */
 #ifndef FERRY_VMM_ACPI_H
 #define FERRY_VMM_ACPI_H
@@ -25,6 +26,12 @@ struct acpi_config {
 	uint64_t mmio64_size;
 	/* ferry has no CMOS RTC; set when one is emulated so Linux probes it. */
 	bool has_cmos_rtc;
+	/*
+	 * ACPI PCI hot-plug (vmm/hotplug.h): slots 1..31 of PCI0 as Devices
+	 * with _ADR, _SUN and _EJ0, the controller's registers at this port,
+	 * and \_GPE._L01 notifying the slots.  0: no hot-plug.
+	 */
+	uint16_t hotplug_port;
 };
 
 /*

@@ -41,6 +41,14 @@
 #define LAYOUT_KVM_IDENT_MAP	0xfeffc000ULL
 #define LAYOUT_KVM_TSS		0xfeffd000ULL
 
+/*
+ * The ACPI PCI hot-plug controller (vmm/hotplug.h): 16 ports beside the PM
+ * blocks (0x600-0x623), inside PCI0's ISA-range window and outside the PCI
+ * I/O window.
+ */
+#define LAYOUT_HOTPLUG_PORT	0x0680
+#define LAYOUT_HOTPLUG_LEN	16
+
 /* Legacy UART COM1. */
 #define LAYOUT_COM1_PORT	0x3f8
 #define LAYOUT_COM1_GSI		4

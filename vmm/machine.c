@@ -114,7 +114,8 @@ static bool machine_stop_locked(struct vmm *vmm, enum vmm_stop_reason reason)
 }
 
 /* Snapshot under the lock, call outside it: a handler may call back into the machine. */
-static void machine_emit(struct vmm *vmm, enum vmm_event ev, enum vmm_stop_reason reason)
+static void machine_emit_full(struct vmm *vmm, enum vmm_event ev, enum vmm_stop_reason reason,
+			      const struct vmm_event_device *dev)
 {
 	vmm_event_fn fn;
 	void *opaque;
@@ -124,7 +125,17 @@ static void machine_emit(struct vmm *vmm, enum vmm_event ev, enum vmm_stop_reaso
 	opaque = vmm->event_opaque;
 	pthread_mutex_unlock(&vmm->lock);
 	if (fn)
-		fn(opaque, ev, reason);
+		fn(opaque, ev, reason, dev);
+}
+
+static void machine_emit(struct vmm *vmm, enum vmm_event ev, enum vmm_stop_reason reason)
+{
+	machine_emit_full(vmm, ev, reason, NULL);
+}
+
+void machine_emit_device(struct vmm *vmm, enum vmm_event ev, const struct vmm_event_device *dev)
+{
+	machine_emit_full(vmm, ev, VMM_STOP_NONE, dev);
 }
 
 void vmm_request_stop(struct vmm *vmm, enum vmm_stop_reason reason)
@@ -303,6 +314,7 @@ static int machine_acpi(struct vmm *vmm, uint64_t *rsdp, char *err, size_t errle
 	struct acpi_config ac = {
 		.ncpus = vmm->cfg.nr_vcpus,
 		.mmio64_size = VMM_MMIO64_SIZE,
+		.hotplug_port = LAYOUT_HOTPLUG_PORT,
 	};
 	void *dst = mem_map_gpa_to_hva(vmm->map, LAYOUT_ACPI_START, LAYOUT_ACPI_SIZE);
 	int ret;
@@ -335,6 +347,8 @@ static int machine_reset(struct vmm *vmm)
 	char err[512];
 	int ret;
 
+	/* Unplugs the old guest was asked for and never answered are done now. */
+	machine_hotplug_reset(vmm);
 	ret = kvm_vm_reset_irqchip(vmm->kvm);
 	if (ret) {
 		fprintf(stderr, "ferry: reset: cannot reset the interrupt controllers: %s\n",
@@ -419,6 +433,9 @@ int vmm_new(const struct vmm_config *cfg, struct vmm **out, char *err, size_t er
 	vmm->state = VMM_STATE_CREATED;
 	pthread_mutex_init(&vmm->lock, NULL);
 	pthread_cond_init(&vmm->cond, NULL);
+	pthread_mutex_init(&vmm->dev_lock, NULL);
+	pthread_mutex_init(&vmm->defer_lock, NULL);
+	pthread_cond_init(&vmm->defer_cond, NULL);
 
 	ret = mem_map_new(&vmm->map);
 	if (ret)
@@ -454,6 +471,9 @@ int vmm_new(const struct vmm_config *cfg, struct vmm **out, char *err, size_t er
 	if (ret)
 		goto err_free;
 	ret = machine_chipset(vmm, err, errlen);
+	if (ret)
+		goto err_free;
+	ret = machine_hotplug_new(vmm, err, errlen);
 	if (ret)
 		goto err_free;
 	ret = machine_pt_attach_all(vmm, err, errlen);
@@ -659,6 +679,7 @@ void vmm_free(struct vmm *vmm)
 	 * Passthrough devices go first (BRIEF rule 4), while the VM, its bus and
 	 * RAM still exist; the guest's view of them before the devices.
 	 */
+	machine_hotplug_free(vmm);
 	machine_pt_free(vmm);
 	pci_host_free(vmm->pci);
 	pm_free(vmm->pm);
@@ -676,6 +697,9 @@ void vmm_free(struct vmm *vmm)
 	kvm_vm_free(vmm->kvm);
 	mem_ram_free(vmm->ram);
 	mem_map_free(vmm->map);
+	pthread_cond_destroy(&vmm->defer_cond);
+	pthread_mutex_destroy(&vmm->defer_lock);
+	pthread_mutex_destroy(&vmm->dev_lock);
 	pthread_cond_destroy(&vmm->cond);
 	pthread_mutex_destroy(&vmm->lock);
 	free(vmm);

@@ -35,6 +35,7 @@ struct pm {
 	struct pm_config cfg;
 	uint16_t pm1_sts, pm1_en, pm1_cnt;
 	uint16_t gpe_sts, gpe_en;
+	uint16_t gpe_level;	/* level-triggered GPE inputs now asserted */
 	uint8_t rcr;
 	bool sci_level;
 
@@ -170,6 +171,8 @@ static void gpe0_write(void *opaque, uint64_t offset, const void *data, unsigned
 		else
 			pm->gpe_en = set_byte(pm->gpe_en, b & 1, in[i]);
 	}
+	/* A level input still asserted sets its status again at once. */
+	pm->gpe_sts |= pm->gpe_level;
 	pm_update_sci(pm);
 	pthread_mutex_unlock(&pm->lock);
 }
@@ -381,6 +384,22 @@ int pm_raise_gpe(struct pm *pm, unsigned int gpe)
 		return -EINVAL;
 	pthread_mutex_lock(&pm->lock);
 	pm->gpe_sts |= 1u << gpe;
+	pm_update_sci(pm);
+	pthread_mutex_unlock(&pm->lock);
+	return 0;
+}
+
+int pm_set_gpe_level(struct pm *pm, unsigned int gpe, bool level)
+{
+	if (gpe >= PM_GPE0_COUNT)
+		return -EINVAL;
+	pthread_mutex_lock(&pm->lock);
+	if (level) {
+		pm->gpe_level |= 1u << gpe;
+		pm->gpe_sts |= 1u << gpe;
+	} else {
+		pm->gpe_level &= ~(1u << gpe);
+	}
 	pm_update_sci(pm);
 	pthread_mutex_unlock(&pm->lock);
 	return 0;

@@ -20,6 +20,7 @@
 #ifndef FERRY_VMM_PM_H
 #define FERRY_VMM_PM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "vmm/bus.h"
@@ -65,6 +66,14 @@ void pm_free(struct pm *pm);
 void pm_press_power_button(struct pm *pm);
 /* Sets GPE0 status bit @gpe (< PM_GPE0_COUNT); -EINVAL otherwise.  Any thread. */
 int pm_raise_gpe(struct pm *pm, unsigned int gpe);
+/*
+ * Drives GPE @gpe as a level-triggered input (the DSDT's _Lxx method): while
+ * @level is true its status bit is set and cannot be cleared, so an event
+ * raised before the guest's ACPI is up (ACPICA clears every GPE status when
+ * it starts) is still seen once the guest enables the GPE.  The source
+ * lowers the level once the guest has acknowledged it.  Any thread.
+ */
+int pm_set_gpe_level(struct pm *pm, unsigned int gpe, bool level);
 
 /* Port 0xcf9, for pci_host_config.rcr_read/rcr_write (@opaque is the pm). */
 uint8_t pm_rcr_read(void *opaque);

@@ -56,7 +56,8 @@ static int machine_pt_trap_del(void *opaque, enum passthrough_space space, uint6
 
 static int machine_pt_defer(void *opaque, void (*fn)(void *arg), void *arg)
 {
-	return vmm_bus_after_access(fn, arg);
+	/* Counted, so that an unplug waits for the moves queued for its device. */
+	return machine_defer_after_access(opaque, fn, arg);
 }
 
 static const struct passthrough_vm_ops machine_pt_ops = {
@@ -75,7 +76,7 @@ static void machine_pt_cfg_write(void *opaque, unsigned int off, unsigned int le
 	passthrough_device_cfg_write(opaque, off, len, val);
 }
 
-static const struct pci_func_ops machine_pt_cfg_ops = {
+const struct pci_func_ops machine_pt_cfg_ops = {
 	.cfg_read = machine_pt_cfg_read,
 	.cfg_write = machine_pt_cfg_write,
 };
@@ -95,11 +96,7 @@ int machine_pt_attach_all(struct vmm *vmm, char *err, size_t errlen)
 	struct passthrough_opts opts;
 	int ret, slot;
 
-	if (!vmm->cfg.nr_devices)
-		return 0;
-	vmm->pt_devfns = calloc(vmm->cfg.nr_devices, sizeof(*vmm->pt_devfns));
-	if (!vmm->pt_devfns)
-		return -ENOMEM;
+	/* Made even without -device: QMP's device_add may bring the first one. */
 	ret = passthrough_host_new(&pc, &vmm->pt, err, errlen);
 	if (ret)
 		return ret;
@@ -123,18 +120,14 @@ int machine_pt_attach_all(struct vmm *vmm, char *err, size_t errlen)
 			passthrough_device_remove(dev, NULL, 0);
 			return ret;
 		}
-		vmm->pt_devfns[vmm->nr_pt++] = PCI_DEVFN(slot, 0);
+		machine_hotplug_record(vmm, dev, slot, vmm->cfg.devices[i].spec);
 	}
 	return 0;
 }
 
 void machine_pt_free(struct vmm *vmm)
 {
-	for (unsigned int i = 0; i < vmm->nr_pt; i++)
-		pci_host_remove(vmm->pci, vmm->pt_devfns[i]);
-	free(vmm->pt_devfns);
-	vmm->pt_devfns = NULL;
-	vmm->nr_pt = 0;
+	/* machine_hotplug_free() took the devices off the guest's bus. */
 	passthrough_host_free(vmm->pt);
 	vmm->pt = NULL;
 }

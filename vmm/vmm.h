@@ -124,8 +124,21 @@ void vmm_free(struct vmm *vmm);
 enum vmm_event {
 	VMM_EVENT_SHUTDOWN,
 	VMM_EVENT_RESET,
+	/*
+	 * A device is gone: the guest ejected it (or the machine reset while
+	 * its unplug was pending) and its fds are closed, so whoever hears
+	 * this can open its group at once.  From the vCPU thread that ejected
+	 * it, or the vmm_wait() thread; @dev says which.
+	 */
+	VMM_EVENT_DEVICE_DELETED,
 };
-typedef void (*vmm_event_fn)(void *opaque, enum vmm_event event, enum vmm_stop_reason reason);
+/* Which device, for VMM_EVENT_DEVICE_DELETED (NULL for the other events). */
+struct vmm_event_device {
+	const char *id;		/* NULL when it had no id */
+	const char *path;	/* QOM path: /machine/peripheral/ID, or .../peripheral-anon/device[N] */
+};
+typedef void (*vmm_event_fn)(void *opaque, enum vmm_event event, enum vmm_stop_reason reason,
+			     const struct vmm_event_device *dev);
 void vmm_set_event_handler(struct vmm *vmm, vmm_event_fn fn, void *opaque);
 
 /* Requests a stop; vmm_wait() returns.  Also callable from a vCPU thread. */
@@ -148,6 +161,60 @@ int vmm_resume(struct vmm *vmm);
 enum vmm_state vmm_get_state(struct vmm *vmm);
 enum vmm_stop_reason vmm_get_stop_reason(struct vmm *vmm);
 const char *vmm_stop_reason_name(enum vmm_stop_reason reason);
+
+/*
+ * ---- Devices on the guest's PCI bus (QMP device_add / device_del) ----
+ * Passthrough devices are hot-plugged through ACPI (docs/vmm.md): the guest's
+ * own acpiphp driver finds a new device, and gives one back when asked.
+ * From any thread but a vCPU's.
+ */
+struct vmm_device_prop {
+	const char *key;	/* driver, host, sysfsdev, id, addr, bus, ... */
+	const char *value;
+};
+
+/*
+ * Adds a device (-device syntax, one property at a time: driver and host
+ * are required) and tells the guest.  All or nothing: on failure the VM is
+ * exactly as before, and @err says why.  @fd: a VFIO device fd the caller
+ * passes (not supported yet: must be -1).  -EEXIST: the id is taken (or
+ * the slot); -EINVAL: a bad property; else passthrough's errors.
+ */
+int vmm_device_add(struct vmm *vmm, const struct vmm_device_prop *props, size_t nr_props,
+		   int fd, char *err, size_t errlen);
+/*
+ * Asks the guest to give device @id back (ACPI eject request) and returns:
+ * VMM_EVENT_DEVICE_DELETED follows once the guest has ejected it and it is
+ * released.  @id may also be its QOM path.  -ENODEV: no such device;
+ * -EBUSY: its unplug is already pending.
+ */
+int vmm_device_del(struct vmm *vmm, const char *id, char *err, size_t errlen);
+
+#define VMM_PCI_BARS 6
+
+struct vmm_pci_bar {
+	uint64_t addr;		/* as the guest programmed it (0: not yet) */
+	uint64_t size;		/* 0: not implemented */
+	bool io, mem64, prefetch;
+};
+
+/* One function of the guest's bus 0 as the guest sees it. */
+struct vmm_pci_info {
+	unsigned int slot, function;
+	uint16_t vendor, device, subsystem_vendor, subsystem;
+	uint32_t class_code;	/* base class << 16 | subclass << 8 | prog-if */
+	uint8_t revision, irq_line, irq_pin;
+	bool is_device;		/* a passthrough device (else the host bridge) */
+	bool unplug_pending;
+	char id[64];		/* "" when none */
+	char path[96];		/* QOM path ("" for the host bridge) */
+	char driver[16];	/* "vfio-pci", "passthrough"; the bridge: "" */
+	char host[16];		/* the host device's address ("" for the bridge) */
+	struct vmm_pci_bar bars[VMM_PCI_BARS];
+};
+
+/* Every function of bus 0, by slot; *@list is the caller's to free(). */
+int vmm_pci_list(struct vmm *vmm, struct vmm_pci_info **list, size_t *nr);
 
 /* What the layers above and beside the machine need to plug in. */
 struct vmm_loop *vmm_get_loop(struct vmm *vmm);

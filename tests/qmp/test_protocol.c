@@ -387,7 +387,8 @@ Test(protocol, query_commands_lists_the_table)
 {
 	struct qmp_command cmd = { "x-late", NULL, cmd_typed, NULL };
 	static const char *const want[] = {
-		"qmp_capabilities", "query-version", "query-commands", "getfd", "closefd", "x-late",
+		"qmp_capabilities", "query-version", "query-commands", "getfd", "closefd",
+		"query-qmp-schema", "x-late",
 	};
 	struct json_object *m, *list;
 	struct tc c;

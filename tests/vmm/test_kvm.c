@@ -445,7 +445,8 @@ struct events {
 	enum vmm_stop_reason last;
 };
 
-static void count_event(void *opaque, enum vmm_event ev, enum vmm_stop_reason reason)
+static void count_event(void *opaque, enum vmm_event ev, enum vmm_stop_reason reason,
+			const struct vmm_event_device *dev)
 {
 	struct events *e = opaque;
 
