@@ -54,6 +54,9 @@ static void pt_bar_mmap(struct passthrough_bar *bar)
 
 	if (bar->io || !(bar->region.flags & VFIO_REGION_INFO_FLAG_MMAP))
 		return;
+	/* x-no-mmap=on: every access is trapped. */
+	if (bar->dev->opts.no_mmap)
+		return;
 	if (!bar->region.has_sparse) {
 		if (bar->region.size >= page && !(bar->region.size & (page - 1)))
 			pt_bar_add_area(bar, 0, bar->region.size);

@@ -24,7 +24,6 @@ static void pt_device_err(char *err, size_t errlen, const struct passthrough_opt
 int passthrough_device_add(struct passthrough_host *host, const struct passthrough_opts *opts,
 			   struct passthrough_device **out, char *err, size_t errlen)
 {
-	struct vfio_err verr = { 0 };
 	struct passthrough_device *dev;
 	struct vfio_sys *sys = host->cfg.sys;
 	int ret;
@@ -53,11 +52,10 @@ int passthrough_device_add(struct passthrough_host *host, const struct passthrou
 	dev->opts = *opts;
 	dev->sys = sys;
 	pthread_mutex_init(&dev->lock, NULL);
-	ret = vfio_device_attach(host->ctx, opts->host, NULL, &dev->vdev, &verr);
-	if (ret) {
-		pt_device_err(err, errlen, opts, &verr, ret);
+	/* The container, or the IOAS of iommufd= (host.c). */
+	ret = pt_host_attach(host, opts, &dev->vdev, err, errlen);
+	if (ret)
 		goto err_free;
-	}
 	/*
 	 * The guest must find the device as after power-on, not as the last
 	 * user (a host driver or an earlier VM) left it.  A device without

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * -device passthrough,host=BDF[,id=ID][,addr=SLOT] (alias vfio-pci): the
- * properties of one passthrough device, from the command line or from QMP's
- * device_add (which sets them one by one).
+ * -device passthrough,host=BDF[,id=ID][,addr=SLOT][,iommufd=ID][,x-no-mmap=on]
+ * (alias vfio-pci): the properties of one passthrough device, from the
+ * command line or from QMP's device_add (which sets them one by one).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -46,6 +46,28 @@ static int pt_opts_host(struct passthrough_opts *opts, const char *key, const ch
 				   "DDDD:BB:DD.F or BB:DD.F, as `lspci -D` prints it "
 				   "(e.g. 0000:01:00.0)", key, bdf);
 	vfio_bdf_format(&b, opts->host, sizeof(opts->host));
+	return 0;
+}
+
+/*
+ * QEMU's ids (id=, and iommufd= which names an -object's id): a letter, then
+ * letters, digits, '-', '.', '_'.  @dst holds PASSTHROUGH_ID_MAX + 1.
+ */
+static int pt_opts_ident(char *dst, const char *key, const char *val, char *err, size_t errlen)
+{
+	size_t len = strlen(val);
+
+	if (!len || len > PASSTHROUGH_ID_MAX)
+		return pt_opts_err(err, errlen, "%s=%s: an id is 1 to %d characters", key, val,
+				   PASSTHROUGH_ID_MAX);
+	for (const char *c = val; *c; c++) {
+		if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		    (c != val && ((*c >= '0' && *c <= '9') || strchr("-._", *c))))
+			continue;
+		return pt_opts_err(err, errlen, "%s=%s: an id starts with a letter and "
+				   "has only letters, digits, '-', '.' and '_'", key, val);
+	}
+	memcpy(dst, val, len + 1);
 	return 0;
 }
 
@@ -104,20 +126,18 @@ int passthrough_opts_set(struct passthrough_opts *opts, const char *key, const c
 		name += n;
 		return pt_opts_host(opts, key, name, err, errlen);
 	}
-	if (!strcmp(key, "id")) {
-		size_t len = strlen(val);
-
-		if (!len || len > PASSTHROUGH_ID_MAX)
-			return pt_opts_err(err, errlen, "id=%s: an id is 1 to %d characters", val,
-					   PASSTHROUGH_ID_MAX);
-		for (const char *c = val; *c; c++) {
-			if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-			    (c != val && ((*c >= '0' && *c <= '9') || strchr("-._", *c))))
-				continue;
-			return pt_opts_err(err, errlen, "id=%s: an id starts with a letter and "
-					   "has only letters, digits, '-', '.' and '_'", val);
+	if (!strcmp(key, "id"))
+		return pt_opts_ident(opts->id, key, val, err, errlen);
+	if (!strcmp(key, "iommufd"))
+		return pt_opts_ident(opts->iommufd, key, val, err, errlen);
+	if (!strcmp(key, "x-no-mmap")) {
+		if (!strcmp(val, "on") || !strcmp(val, "true") || !strcmp(val, "yes")) {
+			opts->no_mmap = true;
+		} else if (!strcmp(val, "off") || !strcmp(val, "false") || !strcmp(val, "no")) {
+			opts->no_mmap = false;
+		} else {
+			return pt_opts_err(err, errlen, "x-no-mmap=%s: give on or off", val);
 		}
-		memcpy(opts->id, val, len + 1);
 		return 0;
 	}
 	if (!strcmp(key, "addr"))
@@ -129,13 +149,14 @@ int passthrough_opts_set(struct passthrough_opts *opts, const char *key, const c
 		return 0;
 	}
 	return pt_opts_err(err, errlen, "unknown property '%s' (a passthrough device takes "
-			   "host, sysfsdev, id, addr, bus)", key);
+			   "host, sysfsdev, id, addr, bus, iommufd, x-no-mmap)", key);
 }
 
 int passthrough_opts_parse(const char *spec, struct passthrough_opts *opts, char *err,
 			   size_t errlen)
 {
-	static const char *const keys[] = { "driver", "host", "sysfsdev", "id", "addr", "bus" };
+	static const char *const keys[] = { "driver", "host", "sysfsdev", "id", "addr", "bus",
+					    "iommufd", "x-no-mmap" };
 	bool seen[sizeof(keys) / sizeof(keys[0])] = { false };
 	char *copy, *item, *save = NULL;
 	bool first = true;

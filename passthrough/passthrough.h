@@ -41,6 +41,17 @@ struct passthrough_opts {
 	char host[VFIO_BDF_STRLEN];	/* canonical "0000:01:00.0" */
 	char id[PASSTHROUGH_ID_MAX + 1];		/* "" when none was given */
 	int slot;			/* guest PCI slot 1..31, or -1: the first free */
+	/*
+	 * iommufd=ID: the -object iommufd whose IOAS the device uses (the
+	 * cdev path, VFIO_BACKEND_IOMMUFD); "" for the VM's container.
+	 */
+	char iommufd[PASSTHROUGH_ID_MAX + 1];
+	/*
+	 * x-no-mmap=on (QEMU's name): no BAR is mmap'ed into the guest, every
+	 * access is trapped and forwarded (slow; for debugging and for
+	 * checking that mmap'ed BARs do not exit).
+	 */
+	bool no_mmap;
 };
 
 /* Empty options: no host, no id, any slot. */
@@ -48,7 +59,9 @@ void passthrough_opts_init(struct passthrough_opts *opts);
 /*
  * Sets one property.  Keys: driver (passthrough or vfio-pci), host (a BDF),
  * sysfsdev (/sys/bus/pci/devices/BDF), id, addr (slot[.0], hex as QEMU's:
- * "3", "0x3", "03.0"), bus (only the root bus, "pci.0" or "pcie.0").
+ * "3", "0x3", "03.0"), bus (only the root bus, "pci.0" or "pcie.0"),
+ * iommufd (an -object iommufd id; whether it exists is checked by the
+ * caller that knows the objects), x-no-mmap (on/off, true/false, yes/no).
  * -EINVAL with a sentence in @err naming the property and what is accepted.
  */
 int passthrough_opts_set(struct passthrough_opts *opts, const char *key, const char *val,
@@ -95,6 +108,17 @@ struct passthrough_vm_ops {
 	int (*defer)(void *vm, void (*fn)(void *arg), void *arg);
 };
 
+/*
+ * One -object iommufd,id=ID[,fd=N]: an iommufd with one IOAS, used by the
+ * devices that name it with iommufd=ID.
+ */
+struct passthrough_iommufd {
+	const char *id;
+	/* fd=N: a pre-opened /dev/iommu (libvirt); the caller keeps it. */
+	bool has_fd;
+	int fd;
+};
+
 struct passthrough_vm_config {
 	/* The kernel (vfio_sys_linux()) or, in tests, a model of it. */
 	struct vfio_sys *sys;
@@ -104,8 +128,20 @@ struct passthrough_vm_config {
 	struct mem_map *map;
 	/* The process has CAP_IPC_LOCK (pinning is not limited by RLIMIT_MEMLOCK). */
 	bool cap_ipc_lock;
-	/* VFIO_BACKEND_CONTAINER (the default) or VFIO_BACKEND_IOMMUFD_COMPAT. */
+	/*
+	 * For devices without iommufd=: VFIO_BACKEND_CONTAINER (the default) or
+	 * VFIO_BACKEND_IOMMUFD_COMPAT.
+	 */
 	enum vfio_backend backend;
+	/*
+	 * The VM's iommufd objects (ids unique); a device with iommufd=ID is
+	 * attached through its cdev to that object's IOAS.  One VM may use the
+	 * container and iommufds side by side (QEMU allows it), but all the
+	 * devices of one IOMMU group must use the same one.  Copied by
+	 * passthrough_host_new() (the strings too).
+	 */
+	const struct passthrough_iommufd *iommufds;
+	size_t nr_iommufds;
 	const struct passthrough_vm_ops *ops;
 	void *vm;
 };
@@ -132,7 +168,10 @@ int passthrough_host_new(const struct passthrough_vm_config *cfg,
  * host's groups can be opened again, by this process or another.
  */
 void passthrough_host_free(struct passthrough_host *host);
+/* The ctx of the VM's container (devices without iommufd=). */
 struct vfio_ctx *passthrough_host_ctx(struct passthrough_host *host);
+/* The ctx of iommufd object @id (its IOAS), or NULL when there is no such object. */
+struct vfio_ctx *passthrough_host_iommufd_ctx(struct passthrough_host *host, const char *id);
 /* Devices currently added. */
 size_t passthrough_host_device_count(const struct passthrough_host *host);
 

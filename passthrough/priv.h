@@ -16,6 +16,9 @@ struct passthrough_host {
 	struct passthrough_vm_config cfg;
 	struct vfio_ctx *ctx;
 	struct mem_listener *listener;
+	/* One per -object iommufd: its own ctx (IOAS) and RAM listener. */
+	struct pt_iommufd_space *iommufds;
+	size_t nr_iommufds;
 	/* Newest first, so that removing all goes in reverse order of adding. */
 	struct passthrough_device *devices;
 	size_t nr_devices;
@@ -69,6 +72,14 @@ struct passthrough_device {
 	struct passthrough_bar bars[PT_NR_BARS];
 	bool remap_pending;
 };
+
+/* host.c */
+/*
+ * The VFIO attach of @opts->host in the ctx its options choose (the
+ * container, or the IOAS of iommufd=); @err gets "-device host=BDF: why".
+ */
+int pt_host_attach(struct passthrough_host *host, const struct passthrough_opts *opts,
+		   struct vfio_device **vdev, char *err, size_t errlen);
 
 /* config.c */
 int pt_config_init(struct passthrough_device *dev, char *err, size_t errlen);

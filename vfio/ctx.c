@@ -42,7 +42,7 @@ int vfio_ctx_free(struct vfio_ctx *ctx)
 		return 0;
 	if (ctx->devices || ctx->groups || ctx->users)
 		return -EBUSY;
-	if (ctx->kvm_fd >= 0)
+	if (ctx->kvm_fd >= 0 && !ctx->kvm_lent)
 		ctx->sys->close(ctx->sys, ctx->kvm_fd);
 	free(ctx->ranges);
 	free(ctx->dma);
@@ -53,6 +53,17 @@ int vfio_ctx_free(struct vfio_ctx *ctx)
 struct vfio_sys *vfio_ctx_sys(struct vfio_ctx *ctx)
 {
 	return ctx->sys;
+}
+
+int vfio_ctx_lend_kvm(struct vfio_ctx *ctx, int kvm_dev_fd)
+{
+	if (kvm_dev_fd < 0)
+		return -EINVAL;
+	if (ctx->kvm_fd >= 0)
+		return ctx->kvm_fd == kvm_dev_fd && ctx->kvm_lent ? 0 : -EBUSY;
+	ctx->kvm_fd = kvm_dev_fd;
+	ctx->kvm_lent = true;
+	return 0;
 }
 
 int vfio_ctx_container_fd(struct vfio_ctx *ctx)

@@ -67,6 +67,7 @@ struct vfio_ctx {
 
 	/* One kvm-vfio device per VM, created on first use; never closed early. */
 	int kvm_fd;
+	bool kvm_lent;			/* kvm_fd is the caller's (vfio_ctx_lend_kvm) */
 
 	struct vfio_group *groups;
 	struct vfio_device *devices;

@@ -354,10 +354,21 @@ int vfio_ctx_new(struct vfio_sys *sys, const struct vfio_ctx_opts *opts,
 		 struct vfio_ctx **out);
 /*
  * Frees a ctx with no devices left (-EBUSY otherwise, nothing done); closes
- * the kvm-vfio device fd.  The DMA list is simply dropped.
+ * the kvm-vfio device fd (unless lent).  The DMA list is simply dropped.
  */
 int vfio_ctx_free(struct vfio_ctx *ctx);
 struct vfio_sys *vfio_ctx_sys(struct vfio_ctx *ctx);
+/*
+ * Lends the VM's kvm-vfio device (@kvm_dev_fd, from vfio_kvm_device_create())
+ * to a ctx that has none yet.  KVM allows one kvm-vfio device per VM (a
+ * second KVM_CREATE_DEVICE is EBUSY), so when several ctxs serve one VM (a
+ * container and one IOAS per iommufd, say) their owner creates the device
+ * once and lends it to each.  The ctx registers its groups or cdevs there
+ * (opts.vm_fd must still be >= 0) and never closes a lent fd; the lender
+ * closes it after every ctx using it is freed.  -EBUSY when the ctx already
+ * has a kvm-vfio device.
+ */
+int vfio_ctx_lend_kvm(struct vfio_ctx *ctx, int kvm_dev_fd);
 
 /*
  * Adds a range of guest RAM (IOVA = guest physical address) to the list every

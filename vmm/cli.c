@@ -52,6 +52,10 @@ void cli_usage(FILE *out)
 		"  -pidfile PATH       write ferry's pid to PATH\n"
 		"  -device passthrough,host=DDDD:BB:DD.F[,id=ID][,addr=SLOT]\n"
 		"                      pass a host PCI device through (VFIO); vfio-pci is an alias\n"
+		"                      [,iommufd=ID]: through that iommufd object (cdev, IOAS)\n"
+		"                      [,x-no-mmap=on]: trap every BAR access (debugging)\n"
+		"  -object iommufd,id=ID[,fd=N]\n"
+		"                      an iommufd with one IOAS for the devices naming it\n"
 		"  -qmp unix:PATH,server=on,wait=off\n"
 		"                      QMP control socket\n"
 		"  -h, --help          show this help\n"
@@ -329,6 +333,121 @@ static int cli_opt_device(struct cli_opts *o, const char *arg, char *err, size_t
 	return 0;
 }
 
+struct cli_object {
+	const char *spec;
+	char *err;
+	size_t errlen;
+	const char *type, *id;
+	bool has_fd;
+	int fd;
+};
+
+static int cli_object_item(struct cli_opts *o, void *opaque, const char *key, size_t keylen,
+			   const char *val)
+{
+	struct cli_object *c = opaque;
+	unsigned long long n;
+
+	if (!key || key_is(key, keylen, "qom-type")) {
+		if (c->type)
+			return cli_err(c->err, c->errlen, "-object %s: the type is given twice",
+				       c->spec);
+		c->type = val;
+		if (strcmp(val, "iommufd"))
+			return cli_err(c->err, c->errlen, "-object %s: unknown object type '%s' "
+				       "(ferry has one: -object iommufd,id=ID[,fd=N])", c->spec,
+				       val);
+		return 0;
+	}
+	if (!val)
+		return cli_err(c->err, c->errlen, "-object %s: '%s' is not a property: write "
+			       "key=value", c->spec, key);
+	if (key_is(key, keylen, "id")) {
+		if (c->id)
+			return cli_err(c->err, c->errlen, "-object %s: id is given twice",
+				       c->spec);
+		c->id = val;
+		return 0;
+	}
+	if (key_is(key, keylen, "fd")) {
+		if (c->has_fd)
+			return cli_err(c->err, c->errlen, "-object %s: fd is given twice",
+				       c->spec);
+		if (cli_number(val, &n) || n > 0x7fffffff)
+			return cli_err(c->err, c->errlen, "-object %s: fd=%s: give the number of "
+				       "an open /dev/iommu file descriptor", c->spec, val);
+		c->has_fd = true;
+		c->fd = (int)n;
+		return 0;
+	}
+	return cli_err(c->err, c->errlen, "-object %s: unknown property '%.*s' (an iommufd "
+		       "object takes id and fd)", c->spec, (int)keylen, key);
+}
+
+/* -object iommufd,id=ID[,fd=N] (QEMU's; qom-type=iommufd also names the type). */
+static int cli_opt_object(struct cli_opts *o, const char *arg, char *err, size_t errlen)
+{
+	struct cli_object c = { .spec = arg, .err = err, .errlen = errlen, .fd = -1 };
+	struct passthrough_opts check;
+	struct vmm_iommufd_config *n;
+	int ret;
+
+	if (!strcmp(arg, "help") || !strcmp(arg, "?"))
+		return cli_err(err, errlen, "-object: ferry has one object type: "
+			       "iommufd,id=ID[,fd=N]");
+	ret = cli_items(o, arg, cli_object_item, &c);
+	if (ret)
+		return ret;
+	if (!c.type)
+		return cli_err(err, errlen, "-object %s: no type: start with iommufd "
+			       "(e.g. -object iommufd,id=iommufd0)", arg);
+	if (!c.id)
+		return cli_err(err, errlen, "-object %s: an object needs an id, which -device "
+			       "names with iommufd=ID (e.g. -object iommufd,id=iommufd0)", arg);
+	/* The id is what -device's iommufd= takes: judge it with the same rule. */
+	passthrough_opts_init(&check);
+	if (passthrough_opts_set(&check, "iommufd", c.id, NULL, 0))
+		return cli_err(err, errlen, "-object %s: id=%s: an id starts with a letter and "
+			       "has only letters, digits, '-', '.' and '_' (at most %d)", arg,
+			       c.id, PASSTHROUGH_ID_MAX);
+	for (unsigned int i = 0; i < o->nr_iommufds; i++) {
+		if (!strcmp(o->iommufds[i].id, c.id))
+			return cli_err(err, errlen, "-object %s: id '%s' is already used by "
+				       "another -object", arg, c.id);
+	}
+	n = realloc(o->iommufds, (o->nr_iommufds + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	o->iommufds = n;
+	o->iommufds[o->nr_iommufds++] = (struct vmm_iommufd_config){ .id = c.id, .fd = c.fd };
+	o->vm.iommufds = o->iommufds;
+	o->vm.nr_iommufds = o->nr_iommufds;
+	return 0;
+}
+
+/*
+ * After every option is read (QEMU creates objects before devices, whatever
+ * their order): each iommufd= must name an -object iommufd.
+ */
+static int cli_check_iommufd_refs(struct cli_opts *o, char *err, size_t errlen)
+{
+	struct passthrough_opts d;
+
+	for (unsigned int i = 0; i < o->nr_devices; i++) {
+		bool found = false;
+
+		if (passthrough_opts_parse(o->devices[i].spec, &d, NULL, 0) || !d.iommufd[0])
+			continue;
+		for (unsigned int j = 0; j < o->nr_iommufds && !found; j++)
+			found = !strcmp(o->iommufds[j].id, d.iommufd);
+		if (!found)
+			return cli_err(err, errlen, "-device %s: iommufd=%s names no object: add "
+				       "-object iommufd,id=%s", o->devices[i].spec, d.iommufd,
+				       d.iommufd);
+	}
+	return 0;
+}
+
 static int cli_opt_qmp(struct cli_opts *o, const char *arg, char *err, size_t errlen)
 {
 	if (strncmp(arg, "unix:", 5) || !arg[5] || arg[5] == ',')
@@ -341,7 +460,7 @@ static int cli_opt_qmp(struct cli_opts *o, const char *arg, char *err, size_t er
 enum cli_opt_id {
 	OPT_HELP, OPT_VERSION, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_M, OPT_SMP,
 	OPT_MEM_PATH, OPT_SERIAL, OPT_NOGRAPHIC, OPT_NO_REBOOT, OPT_NAME, OPT_PIDFILE,
-	OPT_DEVICE, OPT_QMP,
+	OPT_DEVICE, OPT_QMP, OPT_OBJECT,
 };
 
 static const struct {
@@ -365,6 +484,7 @@ static const struct {
 	{ "pidfile", OPT_PIDFILE, true },
 	{ "device", OPT_DEVICE, true },
 	{ "qmp", OPT_QMP, true },
+	{ "object", OPT_OBJECT, true },
 };
 
 static int cli_nonempty(const char *opt, const char *arg, const char **dst, char *err,
@@ -456,10 +576,16 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t errle
 		case OPT_QMP:
 			ret = cli_opt_qmp(o, arg, err, errlen);
 			break;
+		case OPT_OBJECT:
+			ret = cli_opt_object(o, arg, err, errlen);
+			break;
 		}
 	}
 	if (ret == -ENOMEM)
 		return cli_err(err, errlen, "out of memory parsing the command line");
+	if (ret)
+		return ret;
+	ret = cli_check_iommufd_refs(o, err, errlen);
 	if (ret)
 		return ret;
 	if (!o->vm.kernel)
@@ -474,5 +600,6 @@ void cli_opts_free(struct cli_opts *o)
 		free(o->owned[i]);
 	free(o->owned);
 	free(o->devices);
+	free(o->iommufds);
 	memset(o, 0, sizeof(*o));
 }

@@ -27,6 +27,8 @@ struct cli_opts {
 	const char *qmp;		/* -qmp spec, stored for the QMP server */
 	struct vmm_device_config *devices;
 	unsigned int nr_devices;
+	struct vmm_iommufd_config *iommufds;	/* -object iommufd */
+	unsigned int nr_iommufds;
 	char **owned;			/* strings the parser allocated */
 	unsigned int nr_owned;
 };

@@ -5,6 +5,8 @@
  * includes vmm/ headers), and the devices' places on the guest's PCI bus.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,15 +19,41 @@
 /*
  * Passthrough devices: passthrough/ calls back through these to put its BARs
  * on the bus (dependency injection: it never includes vmm/ headers).
+ *
+ * Each trap counts the guest accesses it served, i.e. the vCPU exits to
+ * ferry for that BAR range (accesses to a BAR's mmap are memslots and never
+ * get here).  With FERRY_DEBUG_EXITS=1 in the environment, the count is
+ * printed when the trap is removed (the BAR moves or is disabled, the device
+ * goes, ferry exits):
+ *   ferry: exits: mmio trap 0xfe000000+0x100000: 12 guest accesses
  */
+struct machine_pt_trap {
+	struct machine_pt_trap *next;
+	struct vmm *vmm;
+	enum passthrough_space space;
+	uint64_t base, len;
+	struct passthrough_bar *bar;
+	uint64_t exits;			/* atomic: any vCPU */
+};
+
+/* Traps of every machine, found again at trap_del (traps are few). */
+static pthread_mutex_t machine_pt_traps_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct machine_pt_trap *machine_pt_traps;
+
 static void machine_pt_bar_read(void *opaque, uint64_t off, void *data, unsigned int len)
 {
-	passthrough_bar_access(opaque, off, data, len, false);
+	struct machine_pt_trap *t = opaque;
+
+	__atomic_fetch_add(&t->exits, 1, __ATOMIC_RELAXED);
+	passthrough_bar_access(t->bar, off, data, len, false);
 }
 
 static void machine_pt_bar_write(void *opaque, uint64_t off, const void *data, unsigned int len)
 {
-	passthrough_bar_access(opaque, off, (void *)data, len, true);
+	struct machine_pt_trap *t = opaque;
+
+	__atomic_fetch_add(&t->exits, 1, __ATOMIC_RELAXED);
+	passthrough_bar_access(t->bar, off, (void *)data, len, true);
 }
 
 static const struct vmm_bus_ops machine_pt_bar_ops = {
@@ -42,16 +70,56 @@ static int machine_pt_trap_add(void *opaque, enum passthrough_space space, uint6
 			       uint64_t len, struct passthrough_bar *bar)
 {
 	struct vmm *vmm = opaque;
+	struct machine_pt_trap *t = calloc(1, sizeof(*t));
+	int ret;
 
-	return vmm_bus_register(vmm->bus, machine_pt_space(space), base, len,
-				&machine_pt_bar_ops, bar);
+	if (!t)
+		return -ENOMEM;
+	*t = (struct machine_pt_trap){ .vmm = vmm, .space = space, .base = base, .len = len,
+				       .bar = bar };
+	ret = vmm_bus_register(vmm->bus, machine_pt_space(space), base, len,
+			       &machine_pt_bar_ops, t);
+	if (ret) {
+		free(t);
+		return ret;
+	}
+	pthread_mutex_lock(&machine_pt_traps_lock);
+	t->next = machine_pt_traps;
+	machine_pt_traps = t;
+	pthread_mutex_unlock(&machine_pt_traps_lock);
+	return 0;
 }
 
 static int machine_pt_trap_del(void *opaque, enum passthrough_space space, uint64_t base)
 {
 	struct vmm *vmm = opaque;
+	struct machine_pt_trap *t = NULL;
+	const char *dbg;
+	int ret;
 
-	return vmm_bus_unregister(vmm->bus, machine_pt_space(space), base);
+	/* After this no vCPU is inside the trap's ops: the bus lock is taken. */
+	ret = vmm_bus_unregister(vmm->bus, machine_pt_space(space), base);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&machine_pt_traps_lock);
+	for (struct machine_pt_trap **p = &machine_pt_traps; *p; p = &(*p)->next) {
+		if ((*p)->vmm == vmm && (*p)->space == space && (*p)->base == base) {
+			t = *p;
+			*p = t->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&machine_pt_traps_lock);
+	if (!t)
+		return 0;
+	dbg = getenv("FERRY_DEBUG_EXITS");
+	if (dbg && *dbg && strcmp(dbg, "0"))
+		fprintf(stderr, "ferry: exits: %s trap 0x%llx+0x%llx: %llu guest accesses\n",
+			space == PASSTHROUGH_PIO ? "pio" : "mmio", (unsigned long long)t->base,
+			(unsigned long long)t->len,
+			(unsigned long long)__atomic_load_n(&t->exits, __ATOMIC_RELAXED));
+	free(t);
+	return 0;
 }
 
 static int machine_pt_defer(void *opaque, void (*fn)(void *arg), void *arg)
@@ -92,12 +160,29 @@ int machine_pt_attach_all(struct vmm *vmm, char *err, size_t errlen)
 		.ops = &machine_pt_ops,
 		.vm = vmm,
 	};
+	struct passthrough_iommufd *objs = NULL;
 	struct passthrough_device *dev;
 	struct passthrough_opts opts;
 	int ret, slot;
 
 	/* Made even without -device: QMP's device_add may bring the first one. */
+	/* -object iommufd: one IOAS each, for the devices with iommufd=ID. */
+	if (vmm->cfg.nr_iommufds) {
+		objs = calloc(vmm->cfg.nr_iommufds, sizeof(*objs));
+		if (!objs)
+			return -ENOMEM;
+		for (unsigned int i = 0; i < vmm->cfg.nr_iommufds; i++)
+			objs[i] = (struct passthrough_iommufd){
+				.id = vmm->cfg.iommufds[i].id,
+				.has_fd = vmm->cfg.iommufds[i].fd >= 0,
+				.fd = vmm->cfg.iommufds[i].fd,
+			};
+		pc.iommufds = objs;
+		pc.nr_iommufds = vmm->cfg.nr_iommufds;
+	}
+	/* The host copies the objects. */
 	ret = passthrough_host_new(&pc, &vmm->pt, err, errlen);
+	free(objs);
 	if (ret)
 		return ret;
 	for (unsigned int i = 0; i < vmm->cfg.nr_devices; i++) {

@@ -65,6 +65,15 @@ struct vmm_device_config {
 	const char *spec;
 };
 
+/*
+ * One -object iommufd,id=ID[,fd=N]: an iommufd (one IOAS) that -device
+ * options name with iommufd=ID.
+ */
+struct vmm_iommufd_config {
+	const char *id;
+	int fd;				/* fd=N: a pre-opened /dev/iommu, or -1 */
+};
+
 struct vmm_config {
 	const char *name;		/* NULL: "ferry" */
 	uint64_t ram_size;		/* bytes */
@@ -78,6 +87,8 @@ struct vmm_config {
 	const struct vmm_device_config *devices;
 	unsigned int nr_devices;
 	bool no_reboot;			/* a guest reset stops the machine (-no-reboot) */
+	const struct vmm_iommufd_config *iommufds;	/* -object iommufd, ids unique */
+	unsigned int nr_iommufds;
 };
 
 enum vmm_state {

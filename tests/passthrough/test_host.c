@@ -362,10 +362,211 @@ Test(host, the_compat_backend_on_an_iommufd_kernel)
 	cr_expect_eq(m[0].size, RAM_SIZE);
 }
 
-Test(host, the_iommufd_cdev_backend_is_refused_for_now)
+Test(host, the_default_backend_is_a_container_not_the_cdev_path)
 {
+	/* The cdev path is chosen per device, with iommufd=, never as the default. */
 	t.cfg.backend = VFIO_BACKEND_IOMMUFD;
 	cr_expect_eq(passthrough_host_new(&t.cfg, &t.host, t.err, sizeof(t.err)), -EINVAL);
+	cr_expect_null(t.host);
+}
+
+/* ---- -object iommufd: the cdev path, one IOAS per object ---- */
+
+static void setup_iommufd_kernel(const struct passthrough_iommufd *objs, size_t n)
+{
+	passthrough_host_free(t.host);
+	t.host = NULL;
+	teardown();
+	setup_with(kmodel_config_iommufd());
+	t.cfg.iommufds = objs;
+	t.cfg.nr_iommufds = n;
+}
+
+/* The IOAS mappings of iommufd object @id. */
+static int ioas_maps(const char *id, struct kmodel_mapping *m, size_t max)
+{
+	struct vfio_ctx *ctx = passthrough_host_iommufd_ctx(t.host, id);
+
+	cr_assert_not_null(ctx, "no iommufd object %s", id);
+	cr_assert_neq(vfio_ctx_ioas_id(ctx), 0, "object %s has no IOAS", id);
+	return kmodel_mappings(t.km, vfio_ctx_container_fd(ctx), vfio_ctx_ioas_id(ctx), m, max);
+}
+
+static const struct passthrough_iommufd one_obj[] = { { .id = "ifd0" } };
+static const struct passthrough_iommufd two_objs[] = { { .id = "ifd0" }, { .id = "ifd1" } };
+
+Test(host, iommufd_object_attaches_the_cdev_to_its_ioas)
+{
+	struct passthrough_device *d;
+	struct kmodel_group_state st;
+	struct kmodel_mapping m[4];
+	uint32_t pt = 0;
+
+	setup_iommufd_kernel(one_obj, 1);
+	host_new();
+	/* Nothing is opened before the object's first device. */
+	cr_expect_eq(kmodel_live_fds(t.km), t.base_fds);
+	d = add("vfio-pci,host=0000:00:03.0,iommufd=ifd0,id=a");
+	cr_assert_eq(ioas_maps("ifd0", m, 4), 1);
+	cr_expect_eq(m[0].iova, 0);
+	cr_expect_eq(m[0].size, RAM_SIZE);
+	cr_expect_eq(m[0].vaddr, (uint64_t)(uintptr_t)t.ram);
+	cr_expect_eq(kmodel_device_bound(t.km, "0000:00:03.0"), 1, "cdev not bound");
+	cr_assert_eq(kmodel_device_attached_pt(t.km, "0000:00:03.0", &pt), 0);
+	cr_expect_eq(pt, vfio_ctx_ioas_id(passthrough_host_iommufd_ctx(t.host, "ifd0")));
+	cr_expect_eq(kmodel_device_kvm(t.km, "0000:00:03.0"), 1, "cdev not in kvm-vfio at bind");
+	/* The cdev path: no group node, no container. */
+	cr_expect_eq(vfio_device_group_fd(passthrough_device_vfio(d)), -1);
+	cr_assert_eq(kmodel_group_state(t.km, 5, &st), 0);
+	cr_expect_not(st.opened);
+	cr_expect_eq(st.cdev_bound, 1);
+	cr_expect_eq(vfio_ctx_container_fd(passthrough_host_ctx(t.host)), -1);
+
+	cr_assert_eq(passthrough_device_remove(d, t.err, sizeof(t.err)), 0, "%s", t.err);
+	cr_expect_eq(kmodel_pinned_bytes(t.km), 0);
+	cr_expect(group_opens_again(5), "the group stays blocked after the cdev went");
+}
+
+Test(host, two_devices_of_one_object_share_its_ioas)
+{
+	struct kmodel_mapping m[4];
+	uint32_t pa = 0, pb = 0;
+
+	setup_iommufd_kernel(one_obj, 1);
+	host_new();
+	add("vfio-pci,host=0000:00:03.0,iommufd=ifd0");
+	add("vfio-pci,host=0000:00:04.0,iommufd=ifd0");
+	cr_assert_eq(kmodel_device_attached_pt(t.km, "0000:00:03.0", &pa), 0);
+	cr_assert_eq(kmodel_device_attached_pt(t.km, "0000:00:04.0", &pb), 0);
+	cr_expect_eq(pa, pb, "two IOAS for one object");
+	cr_expect_eq(ioas_maps("ifd0", m, 4), 1);
+	cr_expect_eq(kmodel_pinned_bytes(t.km), RAM_SIZE, "RAM pinned more than once");
+}
+
+Test(host, two_objects_get_two_ioas_each_with_all_ram)
+{
+	struct kmodel_mapping m[4];
+	uint32_t pa = 0, pb = 0;
+
+	setup_iommufd_kernel(two_objs, 2);
+	host_new();
+	add("vfio-pci,host=0000:00:03.0,iommufd=ifd0");
+	add("vfio-pci,host=0000:00:04.0,iommufd=ifd1");
+	cr_assert_eq(kmodel_device_attached_pt(t.km, "0000:00:03.0", &pa), 0);
+	cr_assert_eq(kmodel_device_attached_pt(t.km, "0000:00:04.0", &pb), 0);
+	cr_expect_neq(vfio_ctx_container_fd(passthrough_host_iommufd_ctx(t.host, "ifd0")),
+		      vfio_ctx_container_fd(passthrough_host_iommufd_ctx(t.host, "ifd1")));
+	cr_expect_eq(ioas_maps("ifd0", m, 4), 1);
+	cr_expect_eq(ioas_maps("ifd1", m, 4), 1);
+	/* One kvm-vfio device for the VM, both cdevs in it. */
+	cr_expect_eq(kmodel_device_kvm(t.km, "0000:00:03.0"), 1);
+	cr_expect_eq(kmodel_device_kvm(t.km, "0000:00:04.0"), 1);
+	cr_expect_eq(kmodel_kvm_vfio_files(t.km, t.vm_fd, -1), 2);
+}
+
+Test(host, a_vm_mixes_the_container_and_an_iommufd)
+{
+	struct kmodel_mapping m[4];
+	uint32_t pt = 0;
+
+	setup_iommufd_kernel(one_obj, 1);
+	host_new();
+	/* Either order: the second ctx borrows the kvm-vfio device of the first. */
+	add("vfio-pci,host=0000:00:04.0,iommufd=ifd0");
+	add("vfio-pci,host=0000:00:03.0");
+	cr_expect_eq(container_maps(m, 4), 1);
+	cr_expect_eq(ioas_maps("ifd0", m, 4), 1);
+	cr_assert_eq(kmodel_device_attached_pt(t.km, "0000:00:04.0", &pt), 0);
+	cr_expect_neq(pt, 0);
+	cr_expect_eq(kmodel_device_kvm(t.km, "0000:00:03.0"), 1, "group not in kvm-vfio");
+	cr_expect_eq(kmodel_device_kvm(t.km, "0000:00:04.0"), 1, "cdev not in kvm-vfio");
+	cr_expect_eq(kmodel_kvm_vfio_files(t.km, t.vm_fd, -1), 2);
+	cr_expect_eq(vfio_ctx_kvm_fd(passthrough_host_ctx(t.host)),
+		     vfio_ctx_kvm_fd(passthrough_host_iommufd_ctx(t.host, "ifd0")));
+}
+
+Test(host, one_group_cannot_be_split_between_container_and_iommufd)
+{
+	setup_iommufd_kernel(one_obj, 1);
+	/* Group 7: 01:01.0 and 01:02.0, both on vfio-pci here. */
+	cr_assert_eq(kmodel_bind(t.km, "0000:01:02.0", NULL), 0);
+	cr_assert_eq(kmodel_bind(t.km, "0000:01:02.0", "vfio-pci"), 0);
+	host_new();
+	add("vfio-pci,host=0000:01:01.0,id=first");
+	cr_expect_eq(add_fails("vfio-pci,host=0000:01:02.0,iommufd=ifd0"), -EBUSY);
+	cr_expect(strstr(t.err, "IOMMU group 7 is already used by 0000:01:01.0 as first through "
+			 "the VM's VFIO container"), "%s", t.err);
+	cr_expect(strstr(t.err, "same iommufd="), "%s", t.err);
+	/* Both through the object is fine. */
+	passthrough_host_free(t.host);
+	host_new();
+	add("vfio-pci,host=0000:01:01.0,iommufd=ifd0");
+	add("vfio-pci,host=0000:01:02.0,iommufd=ifd0");
+	cr_expect_eq(passthrough_host_device_count(t.host), 2);
+}
+
+Test(host, an_unknown_object_says_which_to_add)
+{
+	setup_iommufd_kernel(one_obj, 1);
+	host_new();
+	cr_expect_eq(add_fails("vfio-pci,host=0000:00:03.0,iommufd=other"), -ENOENT);
+	cr_expect(strstr(t.err, "iommufd=other names no iommufd object: add -object "
+			 "iommufd,id=other"), "%s", t.err);
+	cr_expect_eq(kmodel_live_fds(t.km), t.base_fds);
+}
+
+Test(host, a_kernel_without_iommufd_says_so)
+{
+	/* Debian's 6.1: no /dev/iommu. */
+	t.cfg.iommufds = one_obj;
+	t.cfg.nr_iommufds = 1;
+	host_new();
+	add_fails("vfio-pci,host=0000:00:03.0,iommufd=ifd0");
+	cr_expect(strstr(t.err, "/dev/iommu does not exist"), "%s", t.err);
+	cr_expect(strstr(t.err, "CONFIG_IOMMUFD"), "%s", t.err);
+	cr_expect(strstr(t.err, "drop iommufd="), "%s", t.err);
+	cr_expect_leq(kmodel_live_fds(t.km), t.base_fds + 1);
+	cr_expect(group_opens_again(5));
+	/* The container still works in the same VM. */
+	add("vfio-pci,host=0000:00:03.0");
+}
+
+Test(host, a_preopened_iommufd_is_used_and_left_open)
+{
+	struct passthrough_iommufd obj = { .id = "ifd0", .has_fd = true };
+	uint32_t ioas;
+
+	setup_iommufd_kernel(NULL, 0);
+	obj.fd = t.ms->open(t.ms, "/dev/iommu", O_RDWR);
+	cr_assert_geq(obj.fd, 0);
+	t.cfg.iommufds = &obj;
+	t.cfg.nr_iommufds = 1;
+	host_new();
+	add("vfio-pci,host=0000:00:03.0,iommufd=ifd0");
+	cr_expect_eq(vfio_ctx_container_fd(passthrough_host_iommufd_ctx(t.host, "ifd0")), obj.fd);
+	passthrough_host_free(t.host);
+	t.host = NULL;
+	/* Still open and usable: the caller's. */
+	cr_expect_eq(vfio_iommufd_ioas_alloc(t.ms, obj.fd, &ioas), 0);
+	t.ms->close(t.ms, obj.fd);
+}
+
+Test(host, objects_are_copied_and_ids_unique)
+{
+	struct passthrough_iommufd objs[2] = { { .id = NULL }, { .id = "b" } };
+	char id[8] = "a";
+
+	objs[0].id = id;
+	setup_iommufd_kernel(objs, 2);
+	host_new();
+	id[0] = 'z';
+	cr_expect_not_null(passthrough_host_iommufd_ctx(t.host, "a"));
+	cr_expect_null(passthrough_host_iommufd_ctx(t.host, "z"));
+	passthrough_host_free(t.host);
+	t.host = NULL;
+	objs[0].id = "b";
+	cr_expect_eq(passthrough_host_new(&t.cfg, &t.host, t.err, sizeof(t.err)), -EEXIST);
+	cr_expect(strstr(t.err, "id=b: the id is used twice"), "%s", t.err);
 	cr_expect_null(t.host);
 }
 

@@ -118,3 +118,32 @@ Test(opts, set_one_by_one_as_qmp_does)
 	cr_expect_eq(passthrough_opts_set(&o, "host", "nope", err, sizeof(err)), -EINVAL);
 	cr_expect_str_eq(o.host, "0000:06:12.2");
 }
+
+Test(opts, iommufd_names_an_object)
+{
+	cr_assert_eq(parse("vfio-pci,host=0000:00:02.0,iommufd=iommufd0,id=edu0"), 0, "%s", err);
+	cr_expect_str_eq(o.iommufd, "iommufd0");
+	cr_expect_str_eq(o.id, "edu0");
+	/* Without it: the VM's container. */
+	cr_assert_eq(parse("vfio-pci,host=0000:00:02.0"), 0, "%s", err);
+	cr_expect_str_eq(o.iommufd, "");
+	expect_refused("vfio-pci,host=00:02.0,iommufd=", "iommufd has no value");
+	expect_refused("vfio-pci,host=00:02.0,iommufd=9x", "iommufd=9x: an id starts with a letter");
+	expect_refused("vfio-pci,host=00:02.0,iommufd=a,iommufd=b", "iommufd is given twice");
+	passthrough_opts_init(&o);
+	cr_assert_eq(passthrough_opts_set(&o, "iommufd", "fd0", err, sizeof(err)), 0, "%s", err);
+	cr_expect_str_eq(o.iommufd, "fd0");
+}
+
+Test(opts, x_no_mmap)
+{
+	cr_assert_eq(parse("vfio-pci,host=0000:00:02.0"), 0, "%s", err);
+	cr_expect_not(o.no_mmap);
+	cr_assert_eq(parse("vfio-pci,host=0000:00:02.0,x-no-mmap=on"), 0, "%s", err);
+	cr_expect(o.no_mmap);
+	cr_assert_eq(parse("vfio-pci,host=0000:00:02.0,x-no-mmap=true"), 0, "%s", err);
+	cr_expect(o.no_mmap);
+	cr_assert_eq(parse("vfio-pci,host=0000:00:02.0,x-no-mmap=off"), 0, "%s", err);
+	cr_expect_not(o.no_mmap);
+	expect_refused("vfio-pci,host=00:02.0,x-no-mmap=maybe", "give on or off");
+}

@@ -27,6 +27,7 @@ import threading
 import time
 
 DEV_ID = "hp0"
+CAL_LINES = 10		# BENCH-CAL lines the guest prints (bench-hotplug-guest.c)
 
 # The VMMs, in the table's order, with their column titles.
 VMMS = ["qemu", "qemu-acpi", "ferry"]
@@ -235,7 +236,8 @@ def one_cycle(a, qmp, con, n):
 
 
 def run(a):
-    result = {"vmm": a.vmm, "cycles": [], "error": None, "boot_s": None}
+    result = {"vmm": a.vmm, "cycles": [], "error": None, "boot_s": None,
+              "console_line_ms": None}
     if os.path.exists(a.qmp):
         os.unlink(a.qmp)
     log = open(a.log, "w", buffering=1) if a.log else open(os.devnull, "w")
@@ -247,6 +249,8 @@ def run(a):
     con = Console(proc.stdout.fileno(), log)
     qmp = None
     try:
+        cal = [con.wait("BENCH-CAL", a.boot_timeout)[0] for _ in range(CAL_LINES)]
+        result["console_line_ms"] = round((cal[-1] - cal[0]) * 1000.0 / (CAL_LINES - 1), 3)
         t_ready, _ = con.wait("BENCH-READY", a.boot_timeout)
         result["boot_s"] = round(t_ready - t_start, 3)
         qmp = Qmp(a.qmp, 30, log)
@@ -321,21 +325,27 @@ def report(a):
     rows += [(dict(METRICS)[k] + ", first cycle only", k, True)
              for k in ("add_return", "add_seen")]
     bases = [v for v in ("qemu", "qemu-acpi") if v in vmms]
-    print("| ms: median (min-max) | " + " | ".join(TITLES[v] for v in vmms) + " | " +
-          " | ".join("ferry / " + TITLES[b] for b in bases) + " |")
+    if "ferry" not in vmms:
+        bases = []
+    print("| ms: median (min-max) | " +
+          " | ".join([TITLES[v] for v in vmms] + ["ferry / " + TITLES[b] for b in bases]) + " |")
     print("| --- |" + " ---: |" * (len(vmms) + len(bases)))
     for label, key, first in rows:
-        print("| %s | %s | %s |" % (label, " | ".join(cell(values(v, key, first)) for v in vmms),
-                                    " | ".join(ratio(b, key, first) for b in bases)))
+        print("| %s | %s |" % (label, " | ".join([cell(values(v, key, first)) for v in vmms] +
+                                                  [ratio(b, key, first) for b in bases])))
     print()
     for vmm in VMMS:
         r = results.get(vmm)
         if not r:
             print("- %s: not run" % TITLES[vmm])
             continue
-        print("- %s: %d cycles, boot to the guest's BENCH-READY %s s%s" % (
-            TITLES[vmm], len(r["cycles"]), r["boot_s"] if r["boot_s"] is not None else "n/a",
-            "; stopped: " + r["error"] if r["error"] else ""))
+        line_ms = r.get("console_line_ms")
+        print("- %s: %d cycles; boot to the guest's BENCH-READY %s s; one marker line on the "
+              "serial console %s ms%s" % (
+                  TITLES[vmm], len(r["cycles"]),
+                  r["boot_s"] if r["boot_s"] is not None else "n/a",
+                  "%.2f" % line_ms if line_ms is not None else "n/a",
+                  "; stopped: " + r["error"] if r["error"] else ""))
     return 0
 
 

@@ -206,3 +206,58 @@ Test(cli, other_errors)
 	EXPECT_ERROR("unix socket", "-kernel", "k", "-qmp", "tcp:localhost:4444");
 	EXPECT_ERROR("unix socket", "-kernel", "k", "-qmp", "unix:");
 }
+
+Test(cli, iommufd_objects)
+{
+	struct cli_opts o;
+	char err[256];
+
+	/* QEMU's forms; the -object may come after the -device naming it. */
+	cr_assert_eq(PARSE(&o, err, "-kernel", "/k",
+			   "-device", "vfio-pci,host=0000:00:02.0,iommufd=ifd1",
+			   "-object", "iommufd,id=ifd0",
+			   "-object", "qom-type=iommufd,id=ifd1,fd=23",
+			   "-device", "vfio-pci,host=0000:00:03.0"), 0, "%s", err);
+	cr_assert_eq(o.vm.nr_iommufds, 2);
+	cr_assert_str_eq(o.vm.iommufds[0].id, "ifd0");
+	cr_assert_eq(o.vm.iommufds[0].fd, -1);
+	cr_assert_str_eq(o.vm.iommufds[1].id, "ifd1");
+	cr_assert_eq(o.vm.iommufds[1].fd, 23);
+	cr_assert_eq(o.vm.nr_devices, 2);
+	cli_opts_free(&o);
+
+	cr_assert_eq(PARSE(&o, err, "-kernel", "/k"), 0, "%s", err);
+	cr_assert_eq(o.vm.nr_iommufds, 0);
+	cr_assert_null(o.vm.iommufds);
+	cli_opts_free(&o);
+}
+
+Test(cli, iommufd_object_errors)
+{
+	EXPECT_ERROR("unknown property 'size'", "-kernel", "/k", "-object",
+		     "iommufd,id=a,size=2");
+	EXPECT_ERROR("unknown object type 'memory-backend-ram'", "-kernel", "/k", "-object",
+		     "memory-backend-ram,id=m,size=1G");
+	EXPECT_ERROR("needs an id", "-kernel", "/k", "-object", "iommufd");
+	EXPECT_ERROR("no type", "-kernel", "/k", "-object", "id=a");
+	EXPECT_ERROR("id 'a' is already used by another -object", "-kernel", "/k",
+		     "-object", "iommufd,id=a", "-object", "iommufd,id=a");
+	EXPECT_ERROR("id=9a: an id starts with a letter", "-kernel", "/k", "-object",
+		     "iommufd,id=9a");
+	EXPECT_ERROR("fd=x: give the number", "-kernel", "/k", "-object", "iommufd,id=a,fd=x");
+	EXPECT_ERROR("fd is given twice", "-kernel", "/k", "-object",
+		     "iommufd,id=a,fd=3,fd=4");
+	EXPECT_ERROR("'oops' is not a property", "-kernel", "/k", "-object", "iommufd,id=a,oops");
+	EXPECT_ERROR("option -object needs a value", "-kernel", "/k", "-object");
+}
+
+Test(cli, a_device_names_an_existing_iommufd_object)
+{
+	EXPECT_ERROR("iommufd=ifd0 names no object: add -object iommufd,id=ifd0", "-kernel",
+		     "/k", "-device", "vfio-pci,host=0000:00:02.0,iommufd=ifd0");
+	EXPECT_ERROR("iommufd=ifd1 names no object: add -object iommufd,id=ifd1", "-kernel",
+		     "/k", "-object", "iommufd,id=ifd0", "-device",
+		     "vfio-pci,host=0000:00:02.0,iommufd=ifd1");
+	EXPECT_ERROR("iommufd has no value", "-kernel", "/k", "-object", "iommufd,id=ifd0",
+		     "-device", "vfio-pci,host=0000:00:02.0,iommufd=");
+}
