@@ -9,6 +9,11 @@
  * memslots win where they exist, so the CPU reaches the device directly and
  * only the rest (sparse holes, small BARs, I/O BARs) exits to ferry.
  *
+ * The pages of the MSI-X table and PBA are never mmap'ed, so the guest's
+ * accesses to them are trapped and emulated (irq.c), even where VFIO would
+ * allow the mmap.  The expansion ROM is bars[PT_ROM]: trapped, read-only,
+ * decoded while its enable bit and COMMAND's memory bit are set.
+ *
  * Invariant: bar->mapped is where the traps and memslots are now.  A config
  * write only computes where they should be; the move itself runs deferred,
  * after the guest's access, outside the bus lock it was made under.
@@ -47,19 +52,43 @@ static void pt_bar_add_area(struct passthrough_bar *bar, uint64_t off, uint64_t 
 							     .hva = hva };
 }
 
-/* mmaps what may be mmap'ed: page-aligned pieces of a memory BAR. */
+#define PT_MAX_HOLES	2
+
+/* mmaps [@start, @end) of the BAR but for the holes (page-aligned ranges). */
+static void pt_bar_add_around(struct passthrough_bar *bar, uint64_t start, uint64_t end,
+			      const uint64_t *hs, const uint64_t *he, int nholes)
+{
+	for (int i = 0; i < nholes; i++) {
+		if (hs[i] < end && start < he[i]) {
+			if (start < hs[i])
+				pt_bar_add_around(bar, start, hs[i], hs + i + 1, he + i + 1,
+						  nholes - i - 1);
+			if (he[i] < end)
+				pt_bar_add_around(bar, he[i], end, hs + i + 1, he + i + 1,
+						  nholes - i - 1);
+			return;
+		}
+	}
+	if (start < end)
+		pt_bar_add_area(bar, start, end - start);
+}
+
+/* mmaps what may be mmap'ed: page-aligned pieces of a memory BAR, MSI-X pages left out. */
 static void pt_bar_mmap(struct passthrough_bar *bar)
 {
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t hs[PT_MAX_HOLES], he[PT_MAX_HOLES];
+	int nholes;
 
 	if (bar->io || !(bar->region.flags & VFIO_REGION_INFO_FLAG_MMAP))
 		return;
 	/* x-no-mmap=on: every access is trapped. */
 	if (bar->dev->opts.no_mmap)
 		return;
+	nholes = pt_msix_holes(bar->dev, bar->index, page, hs, he, PT_MAX_HOLES);
 	if (!bar->region.has_sparse) {
 		if (bar->region.size >= page && !(bar->region.size & (page - 1)))
-			pt_bar_add_area(bar, 0, bar->region.size);
+			pt_bar_add_around(bar, 0, bar->region.size, hs, he, nholes);
 		return;
 	}
 	for (uint32_t i = 0; i < bar->region.nr_sparse; i++) {
@@ -67,13 +96,30 @@ static void pt_bar_mmap(struct passthrough_bar *bar)
 
 		if (s->size && !(s->offset & (page - 1)) && !(s->size & (page - 1)) &&
 		    s->offset + s->size <= bar->region.size)
-			pt_bar_add_area(bar, s->offset, s->size);
+			pt_bar_add_around(bar, s->offset, s->offset + s->size, hs, he, nholes);
 	}
+}
+
+/* The ROM, when VFIO has one: no ROM (or an odd one) leaves register 0x30 reading 0. */
+static void pt_rom_init(struct passthrough_device *dev)
+{
+	struct passthrough_bar *rom = &dev->bars[PT_ROM];
+
+	if (vfio_devfd_get_region(dev->sys, dev->fd, VFIO_PCI_ROM_REGION_INDEX, &rom->region))
+		return;
+	if (rom->region.size < 2048 || (rom->region.size & (rom->region.size - 1)) ||
+	    rom->region.size > (1ULL << 31) || !(rom->region.flags & VFIO_REGION_INFO_FLAG_READ))
+		return;
+	rom->size = rom->region.size;
 }
 
 int pt_bars_init(struct passthrough_device *dev, const uint8_t *cfg, char *err, size_t errlen)
 {
 	int ret;
+
+	dev->bars[PT_ROM].dev = dev;
+	dev->bars[PT_ROM].index = PT_ROM;
+	dev->bars[PT_ROM].mapped = PT_UNMAPPED;
 
 	for (int i = 0; i < PT_NR_BARS; i++) {
 		struct passthrough_bar *bar = &dev->bars[i];
@@ -116,6 +162,7 @@ int pt_bars_init(struct passthrough_device *dev, const uint8_t *cfg, char *err, 
 		memcpy(&dev->emu[PCI_BASE_ADDRESS_0 + 4 * i], &bar->flag_bits, 4);
 		pt_bar_mmap(bar);
 	}
+	pt_rom_init(dev);
 	return 0;
 
 err_release:
@@ -133,6 +180,13 @@ uint64_t pt_bar_decoded(struct passthrough_device *dev, int i)
 		return PT_UNMAPPED;
 	if (!(dev->command & (bar->io ? PCI_COMMAND_IO : PCI_COMMAND_MEMORY)))
 		return PT_UNMAPPED;
+	if (i == PT_ROM) {
+		memcpy(&lo, &dev->emu[PCI_ROM_ADDRESS], 4);
+		addr = lo & PCI_ROM_ADDRESS_MASK;
+		if (!(lo & PCI_ROM_ADDRESS_ENABLE) || !addr || addr + bar->size > PT_ADDR_LIMIT)
+			return PT_UNMAPPED;
+		return addr;
+	}
 	memcpy(&lo, &dev->emu[PCI_BASE_ADDRESS_0 + 4 * i], 4);
 	if (bar->mem64)
 		memcpy(&hi, &dev->emu[PCI_BASE_ADDRESS_0 + 4 * (i + 1)], 4);
@@ -206,11 +260,11 @@ static void pt_bars_remap_locked(struct passthrough_device *dev)
 {
 	dev->remap_pending = false;
 	/* All unmaps first: a BAR may move onto where another one just was. */
-	for (int i = 0; i < PT_NR_BARS; i++) {
+	for (int i = 0; i < PT_NR_REGIONS; i++) {
 		if (dev->bars[i].mapped != pt_bar_decoded(dev, i))
 			pt_bar_unmap(&dev->bars[i]);
 	}
-	for (int i = 0; i < PT_NR_BARS; i++) {
+	for (int i = 0; i < PT_NR_REGIONS; i++) {
 		uint64_t want = pt_bar_decoded(dev, i);
 
 		if (want != PT_UNMAPPED && dev->bars[i].mapped == PT_UNMAPPED)
@@ -232,7 +286,7 @@ void pt_bars_update(struct passthrough_device *dev)
 	const struct passthrough_vm_ops *ops = dev->host->cfg.ops;
 	bool changed = false;
 
-	for (int i = 0; i < PT_NR_BARS; i++)
+	for (int i = 0; i < PT_NR_REGIONS; i++)
 		changed |= dev->bars[i].mapped != pt_bar_decoded(dev, i);
 	if (!changed || dev->remap_pending)
 		return;
@@ -241,9 +295,14 @@ void pt_bars_update(struct passthrough_device *dev)
 		pt_bars_remap_locked(dev);
 }
 
+void pt_bars_remap_now(struct passthrough_device *dev)
+{
+	pt_bars_remap_locked(dev);
+}
+
 void pt_bars_release(struct passthrough_device *dev)
 {
-	for (int i = 0; i < PT_NR_BARS; i++) {
+	for (int i = 0; i < PT_NR_REGIONS; i++) {
 		struct passthrough_bar *bar = &dev->bars[i];
 
 		pt_bar_unmap(bar);
@@ -262,6 +321,10 @@ void passthrough_bar_access(struct passthrough_bar *bar, uint64_t off, void *dat
 	struct passthrough_device *dev = bar->dev;
 	int ret;
 
+	if (pt_msix_access(dev, bar->index, off, data, len, is_write))
+		return;
+	if (bar->index == PT_ROM && is_write)
+		return;
 	if (is_write) {
 		vfio_devfd_region_write(dev->sys, dev->fd, &bar->region, off, data, len);
 		return;

@@ -13,7 +13,11 @@
  *    and INTx-disable bits; memory/I/O decode also maps the BARs here;
  *  - the capability list: only MSI, MSI-X and PCI Express stay, chained
  *    by rewritten next pointers (and the status bit); the bytes of the
- *    others read 0, as do the ROM BAR and the extended space;
+ *    others read 0, as does the extended space;
+ *  - the MSI and MSI-X capabilities' registers (irq.c), whose writes
+ *    enable, route and mask the guest's vectors;
+ *  - the ROM BAR, when VFIO has a ROM: sized and placed like a BAR (bar.c),
+ *    else it reads 0;
  *  - the interrupt line, a scratch byte for the guest's OS.
  */
 #include <errno.h>
@@ -82,6 +86,11 @@ static void pt_config_caps(struct passthrough_device *dev, const uint8_t *cfg)
 			continue;
 		pt_cfg_set(dev, pos, len, PT_CFG_DEVICE);
 		dev->kind[pos + PCI_CAP_LIST_ID] = PT_CFG_DEVICE_RO;
+		/* irq.c emulates the registers of the first MSI and MSI-X capability. */
+		if (cfg[pos] == PCI_CAP_ID_MSI && !dev->msi.cap)
+			dev->msi.cap = pos;
+		if (cfg[pos] == PCI_CAP_ID_MSIX && !dev->msix.cap)
+			dev->msix.cap = pos;
 		dev->kind[pos + PCI_CAP_LIST_NEXT] = PT_CFG_EMULATED;
 		dev->emu[pos + PCI_CAP_LIST_NEXT] = 0;
 		/* prev is 0x34 or the next pointer of the previous capability kept. */
@@ -121,6 +130,7 @@ int pt_config_init(struct passthrough_device *dev, char *err, size_t errlen)
 
 	memset(dev->kind, PT_CFG_HIDDEN, sizeof(dev->kind));
 	memset(dev->emu, 0, sizeof(dev->emu));
+	memset(dev->emu_wmask, 0, sizeof(dev->emu_wmask));
 	pt_cfg_set(dev, PCI_VENDOR_ID, 4, PT_CFG_DEVICE_RO);
 	pt_cfg_set(dev, PCI_COMMAND, 2, PT_CFG_EMULATED);
 	pt_cfg_set(dev, PCI_STATUS, 2, PT_CFG_DEVICE);		/* CAP_LIST: see read */
@@ -136,15 +146,43 @@ int pt_config_init(struct passthrough_device *dev, char *err, size_t errlen)
 	/* The guest starts with decoding off, whatever the host left. */
 	dev->command = 0;
 
+	ret = pt_irq_init(dev, cfg, err, errlen);
+	if (ret)
+		goto err_irq;
+	/* After the MSI-X table is known: its pages must stay out of the BAR's mmaps. */
 	ret = pt_bars_init(dev, cfg, err, errlen);
 	if (ret)
-		vfio_region_release(&dev->cfg_region);
+		goto err_irq;
+	if (dev->bars[PT_ROM].size)
+		pt_cfg_set(dev, PCI_ROM_ADDRESS, 4, PT_CFG_EMULATED);
+	return 0;
+
+err_irq:
+	pt_irq_release(dev);
+	vfio_region_release(&dev->cfg_region);
 	return ret;
 }
 
 void pt_config_release(struct passthrough_device *dev)
 {
 	vfio_region_release(&dev->cfg_region);
+}
+
+void pt_config_reset(struct passthrough_device *dev)
+{
+	uint16_t zero = 0;
+
+	/* Decoding, bus mastering and INTx-disable off, on the device too. */
+	dev->command = 0;
+	vfio_devfd_region_write(dev->sys, dev->fd, &dev->cfg_region, PCI_COMMAND, &zero, 2);
+	for (int i = 0; i < PT_NR_BARS; i++) {
+		uint32_t v = dev->bars[i].size && !dev->bars[i].upper ? dev->bars[i].flag_bits : 0;
+
+		memcpy(&dev->emu[PCI_BASE_ADDRESS_0 + 4 * i], &v, 4);
+	}
+	memset(&dev->emu[PCI_ROM_ADDRESS], 0, 4);
+	dev->emu[PCI_INTERRUPT_LINE] = 0;
+	pt_bars_remap_now(dev);
 }
 
 /* A byte of an emulated register, as the guest reads it. */
@@ -157,6 +195,8 @@ static uint8_t pt_cfg_emu_read(struct passthrough_device *dev, unsigned int off,
 		v |= dev->command & PT_COMMAND_MASK;
 		return (uint8_t)(v >> ((off & 1) * 8));
 	}
+	if (pt_irq_cfg_owns(dev, off))
+		return pt_irq_cfg_read(dev, off);
 	return dev->emu[off];
 }
 
@@ -231,10 +271,26 @@ static void pt_cfg_bar_write(struct passthrough_device *dev, int bar, unsigned i
 	memcpy(&dev->emu[reg], &v, 4);
 }
 
+/* The ROM BAR: address bits within its size, and the enable bit. */
+static void pt_cfg_rom_write(struct passthrough_device *dev, unsigned int off, unsigned int len,
+			     uint32_t val)
+{
+	uint32_t v, mask = (uint32_t)~(dev->bars[PT_ROM].size - 1) & PCI_ROM_ADDRESS_MASK;
+
+	memcpy(&v, &dev->emu[PCI_ROM_ADDRESS], 4);
+	for (unsigned int i = 0; i < len; i++) {
+		unsigned int shift = (off + i - PCI_ROM_ADDRESS) * 8;
+
+		v = (v & ~(0xffu << shift)) | (((val >> (i * 8)) & 0xff) << shift);
+	}
+	v &= mask | PCI_ROM_ADDRESS_ENABLE;
+	memcpy(&dev->emu[PCI_ROM_ADDRESS], &v, 4);
+}
+
 void passthrough_device_cfg_write(struct passthrough_device *dev, unsigned int off,
 				  unsigned int len, uint32_t val)
 {
-	bool update = false, command = false;
+	bool update = false, command = false, irq = false;
 
 	if (off >= PT_CFG_SIZE)
 		return;
@@ -271,8 +327,18 @@ void passthrough_device_cfg_write(struct passthrough_device *dev, unsigned int o
 			pt_cfg_bar_write(dev, bar, o, n, val >> (i * 8));
 			i += n - 1;
 			update = true;
+		} else if (o >= PCI_ROM_ADDRESS && o < PCI_ROM_ADDRESS + 4) {
+			unsigned int n = off + len < PCI_ROM_ADDRESS + 4 ? off + len - o :
+									   PCI_ROM_ADDRESS + 4 - o;
+
+			pt_cfg_rom_write(dev, o, n, val >> (i * 8));
+			i += n - 1;
+			update = true;
 		} else if (o == PCI_INTERRUPT_LINE) {
 			dev->emu[o] = b;
+		} else if (pt_irq_cfg_owns(dev, o)) {
+			dev->emu[o] = (dev->emu[o] & ~dev->emu_wmask[o]) | (b & dev->emu_wmask[o]);
+			irq = true;
 		}
 		/* The capability pointers are read-only. */
 	}
@@ -283,5 +349,7 @@ void passthrough_device_cfg_write(struct passthrough_device *dev, unsigned int o
 	}
 	if (update || command)
 		pt_bars_update(dev);
+	if (irq)
+		pt_irq_cfg_written(dev);
 	pthread_mutex_unlock(&dev->lock);
 }

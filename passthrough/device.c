@@ -102,6 +102,10 @@ int passthrough_device_remove(struct passthrough_device *dev, char *err, size_t 
 			break;
 		}
 	}
+	/* Interrupts off (VFIO, irqfds, routes) while the device fd still exists. */
+	pthread_mutex_lock(&dev->lock);
+	pt_irq_release(dev);
+	pthread_mutex_unlock(&dev->lock);
 	/* The guest loses the BARs before the device fd they are mmaps of goes. */
 	pt_bars_release(dev);
 	pt_config_release(dev);
@@ -110,6 +114,53 @@ int passthrough_device_remove(struct passthrough_device *dev, char *err, size_t 
 		pt_device_err(err, errlen, &dev->opts, &verr, ret);
 	pthread_mutex_destroy(&dev->lock);
 	free(dev);
+	return ret;
+}
+
+int passthrough_device_set_intx_gsi(struct passthrough_device *dev, int gsi, char *err,
+				    size_t errlen)
+{
+	int ret;
+
+	pthread_mutex_lock(&dev->lock);
+	ret = pt_intx_set_gsi(dev, gsi);
+	pthread_mutex_unlock(&dev->lock);
+	if (ret)
+		snprintf(err, errlen, "-device host=%s: cannot connect its INTx pin to GSI %d "
+			 "(VFIO_DEVICE_SET_IRQS or KVM_IRQFD: %s)", dev->opts.host, gsi,
+			 strerror(-ret));
+	return ret;
+}
+
+int passthrough_device_reset(struct passthrough_device *dev)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&dev->lock);
+	pt_irq_reset(dev);
+	if (vfio_device_info(dev->vdev)->flags & VFIO_DEVICE_FLAGS_RESET) {
+		ret = vfio_devfd_reset(dev->sys, dev->fd);
+		if (ret)
+			fprintf(stderr, "ferry: passthrough %s: VFIO_DEVICE_RESET failed (%s): the "
+				"guest gets the device as it is; check dmesg for its state\n",
+				dev->opts.id[0] ? dev->opts.id : dev->opts.host, strerror(-ret));
+	}
+	pt_config_reset(dev);
+	pt_irq_update(dev);
+	pthread_mutex_unlock(&dev->lock);
+	return ret;
+}
+
+int passthrough_host_reset(struct passthrough_host *host)
+{
+	int ret = 0;
+
+	for (struct passthrough_device *d = host->devices; d; d = d->next) {
+		int r = passthrough_device_reset(d);
+
+		if (r && !ret)
+			ret = r;
+	}
 	return ret;
 }
 

@@ -106,6 +106,24 @@ struct passthrough_vm_ops {
 	 * access; the caller then runs @fn itself.
 	 */
 	int (*defer)(void *vm, void (*fn)(void *arg), void *arg);
+
+	/*
+	 * Interrupts (all optional: without them the device delivers none).
+	 * An MSI route is a GSI whose raising sends the message (@addr,
+	 * @data); update changes the message of a GSI in place, so an irqfd
+	 * bound to it stays valid.  Each change reaches KVM before the call
+	 * returns.
+	 */
+	int (*gsi_alloc_msi)(void *vm, uint64_t addr, uint32_t data, uint32_t *gsi);
+	int (*gsi_update_msi)(void *vm, uint32_t gsi, uint64_t addr, uint32_t data);
+	int (*gsi_free)(void *vm, uint32_t gsi);
+	/*
+	 * KVM_IRQFD: a write to eventfd @fd raises @gsi.  With @resample_fd
+	 * >= 0 the GSI is a level-triggered line that KVM lowers on the
+	 * guest's EOI, signalling @resample_fd (INTx).
+	 */
+	int (*irqfd_assign)(void *vm, int fd, uint32_t gsi, int resample_fd);
+	int (*irqfd_deassign)(void *vm, int fd, uint32_t gsi);
 };
 
 /*
@@ -204,7 +222,9 @@ struct passthrough_device *passthrough_host_find(struct passthrough_host *host, 
  * the device's (read through VFIO's config region), the BARs are emulated
  * (sized and placed by the guest; its addresses never reach the device),
  * COMMAND's I/O, memory, bus-master and INTx-disable bits reach the device,
- * and the capability list shows MSI, MSI-X and PCI Express only.  @off +
+ * the capability list shows MSI, MSI-X and PCI Express only, MSI and MSI-X
+ * are emulated (their vectors become VFIO eventfds bound to KVM routes) and
+ * the ROM BAR, when VFIO has a ROM, is sized, placed and read by the guest.  @off +
  * @len stays within one dword; @len is 1, 2 or 4.  Callable from any vCPU
  * thread (the device locks itself).
  */
@@ -219,6 +239,26 @@ void passthrough_device_cfg_write(struct passthrough_device *dev, unsigned int o
  */
 void passthrough_bar_access(struct passthrough_bar *bar, uint64_t off, void *data,
 			    unsigned int len, bool is_write);
+
+/*
+ * The VMM placed the device in a slot whose INTx pin (the device's interrupt
+ * pin, swizzled as the DSDT's _PRT says) raises @gsi; -1 for none.  While
+ * the guest has neither MSI nor MSI-X enabled, a device with a pin then
+ * signals INTx straight into KVM: VFIO's trigger eventfd is a level irqfd
+ * on @gsi whose resample eventfd is VFIO's unmask eventfd.  On failure
+ * nothing is left and @err says why.
+ */
+int passthrough_device_set_intx_gsi(struct passthrough_device *dev, int gsi, char *err,
+				    size_t errlen);
+/*
+ * The guest reset the machine (the vCPUs are stopped): interrupts off,
+ * VFIO_DEVICE_RESET when the device has one, COMMAND, BARs, ROM, MSI and
+ * MSI-X back to their power-on values, the BARs out of the guest; INTx on
+ * again.  Returns the reset's error (the rest is done regardless).
+ */
+int passthrough_device_reset(struct passthrough_device *dev);
+/* passthrough_device_reset() of every device of @host; the first error. */
+int passthrough_host_reset(struct passthrough_host *host);
 
 const char *passthrough_device_id(const struct passthrough_device *dev);	/* "" when none */
 const char *passthrough_device_host(const struct passthrough_device *dev);	/* "0000:01:00.0" */

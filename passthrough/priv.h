@@ -8,6 +8,11 @@
 #include "passthrough/passthrough.h"
 
 #define PT_NR_BARS	6
+/* bars[PT_ROM] is the expansion ROM (register 0x30, VFIO's ROM region). */
+#define PT_ROM		PT_NR_BARS
+#define PT_NR_REGIONS	(PT_NR_BARS + 1)
+/* MSI offers at most 32 vectors. */
+#define PT_MSI_MAX	32
 #define PT_UNMAPPED	UINT64_MAX
 /* The guest sees a conventional 256-byte config space; extended capabilities are hidden. */
 #define PT_CFG_SIZE	256
@@ -47,6 +52,55 @@ struct passthrough_bar {
 	struct pt_bar_area *areas;
 };
 
+/*
+ * One MSI or MSI-X vector in use: the eventfd VFIO signals, the KVM MSI
+ * route it raises, and the irqfd binding them while the vector is unmasked.
+ * While masked the irqfd is gone and the eventfd's counter is the pending
+ * bit: unmasking binds it again and an interrupt that came meanwhile is
+ * delivered then (see irq.c).
+ */
+struct pt_vector {
+	int efd;		/* -1: the vector is not in use */
+	uint32_t gsi;
+	uint64_t addr;		/* the route's message */
+	uint32_t data;
+	bool irqfd;		/* bound: delivered straight by KVM */
+};
+
+enum pt_irq_mode {
+	PT_IRQ_NONE,
+	PT_IRQ_INTX,
+	PT_IRQ_MSI,
+	PT_IRQ_MSIX,
+};
+
+struct pt_intx {
+	bool pin;		/* the device has an INTx pin and VFIO an INTx index */
+	int gsi;		/* set by the VMM when it places the device; -1: none */
+	int trigger;		/* eventfds while INTx is on, else -1 */
+	int resample;
+};
+
+struct pt_msi {
+	unsigned int cap;	/* offset of the capability, 0: none */
+	unsigned int max;	/* vectors the device offers (1, 2, 4 .. 32) */
+	bool is64, maskbit;
+	unsigned int nvec;	/* vectors enabled now (0: MSI off) */
+	struct pt_vector vec[PT_MSI_MAX];
+};
+
+struct pt_msix {
+	unsigned int cap;	/* offset of the capability, 0: none */
+	unsigned int nvec;	/* table size */
+	int table_bar, pba_bar;
+	uint32_t table_off, pba_off;
+	bool noresize;		/* VFIO cannot add vectors to an enabled MSI-X */
+	bool on;		/* enabled in VFIO */
+	unsigned int nr_alloc;	/* vectors VFIO's enable allocated (noresize) */
+	uint32_t *table;	/* nvec entries of 4 dwords, as the guest wrote them */
+	struct pt_vector *vec;
+};
+
 /* How a byte of the guest's config space is served. */
 enum pt_cfg_kind {
 	PT_CFG_HIDDEN,		/* reads 0, writes dropped */
@@ -69,8 +123,16 @@ struct passthrough_device {
 	uint8_t kind[PT_CFG_SIZE];
 	uint8_t emu[PT_CFG_SIZE];	/* values of the emulated bytes */
 	uint16_t command;		/* as the guest last wrote it */
-	struct passthrough_bar bars[PT_NR_BARS];
+	struct passthrough_bar bars[PT_NR_REGIONS];
 	bool remap_pending;
+	/* Write masks of the emulated MSI/MSI-X capability bytes (irq.c). */
+	uint8_t emu_wmask[PT_CFG_SIZE];
+
+	enum pt_irq_mode irq_mode;
+	struct pt_intx intx;
+	struct pt_msi msi;
+	struct pt_msix msix;
+	bool irq_error_said;	/* one message per device for failures the guest caused */
 };
 
 /* host.c */
@@ -85,6 +147,36 @@ int pt_host_attach(struct passthrough_host *host, const struct passthrough_opts 
 int pt_config_init(struct passthrough_device *dev, char *err, size_t errlen);
 void pt_config_release(struct passthrough_device *dev);
 
+/* irq.c */
+/*
+ * Reads the device's interrupt resources; @cfg is its config space as read
+ * at attach.  Marks the MSI/MSI-X capability bytes emulated.
+ */
+int pt_irq_init(struct passthrough_device *dev, const uint8_t *cfg, char *err, size_t errlen);
+/* Turns every interrupt off (VFIO, irqfds, routes, eventfds) and frees the state. */
+void pt_irq_release(struct passthrough_device *dev);
+/* Power-on state of the capabilities; interrupts off, INTx back on when placed. */
+void pt_irq_reset(struct passthrough_device *dev);
+/* Whether config byte @off belongs to the MSI or MSI-X capability. */
+bool pt_irq_cfg_owns(struct passthrough_device *dev, unsigned int off);
+/* A guest read of emulated capability byte @off. */
+uint8_t pt_irq_cfg_read(struct passthrough_device *dev, unsigned int off);
+/* After a guest write to capability bytes: bring VFIO and KVM in line. */
+void pt_irq_cfg_written(struct passthrough_device *dev);
+/* The VMM's GSI for the pin (-1: none); INTx on now if nothing else is. */
+int pt_intx_set_gsi(struct passthrough_device *dev, int gsi);
+/* INTx on when the guest has neither MSI nor MSI-X enabled (dev->lock held). */
+void pt_irq_update(struct passthrough_device *dev);
+/* Whether [@off, @off + @len) of BAR @bar is the MSI-X table or PBA; serves it. */
+bool pt_msix_access(struct passthrough_device *dev, int bar, uint64_t off, void *data,
+		    unsigned int len, bool is_write);
+/* The page-aligned range of BAR @bar that must stay trapped (MSI-X table, PBA). */
+int pt_msix_holes(struct passthrough_device *dev, int bar, uint64_t page, uint64_t *start,
+		  uint64_t *end, int max);
+
+/* config.c */
+void pt_config_reset(struct passthrough_device *dev);
+
 /* bar.c */
 /* @cfg: the device's config space as read at attach (BAR types). */
 int pt_bars_init(struct passthrough_device *dev, const uint8_t *cfg, char *err, size_t errlen);
@@ -94,5 +186,7 @@ void pt_bars_release(struct passthrough_device *dev);
 uint64_t pt_bar_decoded(struct passthrough_device *dev, int bar);
 /* Called with dev->lock held after a write to COMMAND or a BAR. */
 void pt_bars_update(struct passthrough_device *dev);
+/* Moves the BARs now (dev->lock held), not deferred: reset, with the vCPUs stopped. */
+void pt_bars_remap_now(struct passthrough_device *dev);
 
 #endif /* FERRY_PASSTHROUGH_PRIV_H */

@@ -349,6 +349,9 @@ static int machine_reset(struct vmm *vmm)
 
 	/* Unplugs the old guest was asked for and never answered are done now. */
 	machine_hotplug_reset(vmm);
+	/* Passthrough devices back to power-on (their interrupts off, BARs out). */
+	if (vmm->pt)
+		passthrough_host_reset(vmm->pt);
 	ret = kvm_vm_reset_irqchip(vmm->kvm);
 	if (ret) {
 		fprintf(stderr, "ferry: reset: cannot reset the interrupt controllers: %s\n",

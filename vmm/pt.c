@@ -128,11 +128,53 @@ static int machine_pt_defer(void *opaque, void (*fn)(void *arg), void *arg)
 	return machine_defer_after_access(opaque, fn, arg);
 }
 
+/* Interrupts: KVM MSI routes and irqfds (vmm/kvm.h). */
+static int machine_pt_gsi_alloc_msi(void *opaque, uint64_t addr, uint32_t data, uint32_t *gsi)
+{
+	return kvm_gsi_alloc_msi(((struct vmm *)opaque)->kvm, addr, data, gsi);
+}
+
+static int machine_pt_gsi_update_msi(void *opaque, uint32_t gsi, uint64_t addr, uint32_t data)
+{
+	return kvm_gsi_update_msi(((struct vmm *)opaque)->kvm, gsi, addr, data);
+}
+
+static int machine_pt_gsi_free(void *opaque, uint32_t gsi)
+{
+	return kvm_gsi_free(((struct vmm *)opaque)->kvm, gsi);
+}
+
+static int machine_pt_irqfd_assign(void *opaque, int fd, uint32_t gsi, int resample_fd)
+{
+	return kvm_irqfd_assign(((struct vmm *)opaque)->kvm, fd, gsi, resample_fd);
+}
+
+static int machine_pt_irqfd_deassign(void *opaque, int fd, uint32_t gsi)
+{
+	return kvm_irqfd_deassign(((struct vmm *)opaque)->kvm, fd, gsi);
+}
+
 static const struct passthrough_vm_ops machine_pt_ops = {
 	.trap_add = machine_pt_trap_add,
 	.trap_del = machine_pt_trap_del,
 	.defer = machine_pt_defer,
+	.gsi_alloc_msi = machine_pt_gsi_alloc_msi,
+	.gsi_update_msi = machine_pt_gsi_update_msi,
+	.gsi_free = machine_pt_gsi_free,
+	.irqfd_assign = machine_pt_irqfd_assign,
+	.irqfd_deassign = machine_pt_irqfd_deassign,
 };
+
+int machine_pt_connect_intx(struct vmm *vmm, struct passthrough_device *dev, unsigned int slot,
+			    char *err, size_t errlen)
+{
+	uint32_t pin = passthrough_device_cfg_read(dev, PCI_INTERRUPT_PIN, 1);
+
+	if (pin < 1 || pin > 4)
+		return 0;
+	return passthrough_device_set_intx_gsi(dev, (int)pci_host_intx_gsi(slot, pin), err,
+					       errlen);
+}
 
 static uint32_t machine_pt_cfg_read(void *opaque, unsigned int off, unsigned int len)
 {
@@ -202,6 +244,12 @@ int machine_pt_attach_all(struct vmm *vmm, char *err, size_t errlen)
 				ret == -EEXIST ? "its slot (addr=) is taken" :
 				ret == -ENOSPC ? "no free slot on the guest's PCI bus" :
 				strerror(-ret));
+			passthrough_device_remove(dev, NULL, 0);
+			return ret;
+		}
+		ret = machine_pt_connect_intx(vmm, dev, (unsigned int)slot, err, errlen);
+		if (ret) {
+			pci_host_remove(vmm->pci, PCI_DEVFN(slot, 0));
 			passthrough_device_remove(dev, NULL, 0);
 			return ret;
 		}

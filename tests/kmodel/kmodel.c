@@ -648,6 +648,94 @@ int kmodel_device_set_msix(struct kmodel *km, const char *bdf, unsigned int nvec
 	return 0;
 }
 
+int kmodel_device_set_msi(struct kmodel *km, const char *bdf, unsigned int log2_nvec,
+			  bool maskbit)
+{
+	struct kdevice *d = km_device_by_bdf(km, bdf);
+	uint16_t flags;
+
+	if (!d)
+		return -ENODEV;
+	/* With mask bits the capability is 24 bytes and would reach MSI-X's at 0x50. */
+	if (log2_nvec > 5 || (maskbit && d->msix_nvec))
+		return -EINVAL;
+	flags = 0x0080 | log2_nvec << 1 | (maskbit ? 0x0100 : 0);
+	d->config[0x42] = flags;
+	d->config[0x43] = flags >> 8;
+	return 0;
+}
+
+int kmodel_device_set_msix_dyn(struct kmodel *km, const char *bdf, bool dyn)
+{
+	struct kdevice *d = km_device_by_bdf(km, bdf);
+
+	if (!d)
+		return -ENODEV;
+	d->msix_dyn = dyn;
+	return 0;
+}
+
+int kmodel_device_set_rom(struct kmodel *km, const char *bdf, uint64_t size)
+{
+	struct kdevice *d = km_device_by_bdf(km, bdf);
+	uint8_t sig[4] = { 0x55, 0xaa, (uint8_t)(size / 512), 0xcb };
+
+	if (!d)
+		return -ENODEV;
+	if (size < 2048 || (size & (size - 1)) || d->rom_fd >= 0)
+		return -EINVAL;
+	d->rom_fd = memfd_create("kmodel-rom", MFD_CLOEXEC);
+	if (d->rom_fd < 0)
+		return -errno;
+	if (ftruncate(d->rom_fd, size) || pwrite(d->rom_fd, sig, sizeof(sig), 0) != sizeof(sig) ||
+	    pwrite(d->rom_fd, sig, 2, size - 2) != 2)
+		return -errno;
+	d->rom_size = size;
+	return 0;
+}
+
+int kmodel_device_irq_type(struct kmodel *km, const char *bdf)
+{
+	struct kdevice *d = km_device_by_bdf(km, bdf);
+
+	if (!d)
+		return -ENODEV;
+	return d->irq_type == KM_NUM_IRQS ? -1 : (int)d->irq_type;
+}
+
+int kmodel_device_irq_eventfd(struct kmodel *km, const char *bdf, unsigned int index,
+			      unsigned int vector)
+{
+	struct kdevice *d = km_device_by_bdf(km, bdf);
+
+	if (!d)
+		return -ENODEV;
+	if (index > VFIO_PCI_MSIX_IRQ_INDEX || vector >= KM_MAX_VECTORS)
+		return -EINVAL;
+	return d->irq_efd[index][vector];
+}
+
+int kmodel_device_irq_vectors(struct kmodel *km, const char *bdf)
+{
+	struct kdevice *d = km_device_by_bdf(km, bdf);
+
+	return d ? (int)d->irq_alloc : -ENODEV;
+}
+
+int kmodel_device_intx_unmask_eventfd(struct kmodel *km, const char *bdf)
+{
+	struct kdevice *d = km_device_by_bdf(km, bdf);
+
+	return d ? d->intx_unmask_efd : -ENODEV;
+}
+
+int kmodel_device_resets(struct kmodel *km, const char *bdf)
+{
+	struct kdevice *d = km_device_by_bdf(km, bdf);
+
+	return d ? (int)d->resets : -ENODEV;
+}
+
 int kmodel_device_set_sparse_mmap(struct kmodel *km, const char *bdf, unsigned int bar,
 				  const struct vfio_region_sparse_mmap_area *areas,
 				  unsigned int n)

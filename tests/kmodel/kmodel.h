@@ -103,6 +103,25 @@ int kmodel_add_device(struct kmodel *km, const char *bdf, uint16_t vendor,
 int kmodel_device_set_msix(struct kmodel *km, const char *bdf, unsigned int nvec,
 			   unsigned int bar, uint32_t table_off);
 /*
+ * The MSI capability (at 0x40, 64-bit) offers 2^@log2_nvec vectors and, with
+ * @maskbit, per-vector mask and pending registers (not with MSI-X: the longer
+ * capability would overlap it).  GET_IRQ_INFO's MSI count follows.
+ */
+int kmodel_device_set_msi(struct kmodel *km, const char *bdf, unsigned int log2_nvec,
+			  bool maskbit);
+/*
+ * Dynamic MSI-X (Linux >= 6.5 on an irq domain that allows it): MSI-X's IRQ
+ * info drops NORESIZE and an enabled MSI-X takes vectors beyond those of its
+ * enable.  Without it (the default, as Linux 6.1) that is EINVAL.
+ */
+int kmodel_device_set_msix_dyn(struct kmodel *km, const char *bdf, bool dyn);
+/*
+ * Gives the device a ROM of @size bytes (a power of two >= 2 KiB): the ROM
+ * region reports it, read-only; it starts 55 aa and ends 55 aa.
+ */
+int kmodel_device_set_rom(struct kmodel *km, const char *bdf, uint64_t size);
+
+/*
  * Makes BAR @bar report a sparse-mmap capability with the given areas
  * (offset/size pairs within the BAR).  vfio-pci itself never does this since
  * Linux 4.16 (it reports MSIX_MAPPABLE instead); other vfio drivers do, so
@@ -169,6 +188,21 @@ int kmodel_device_bound(struct kmodel *km, const char *bdf);
 int kmodel_device_kvm(struct kmodel *km, const char *bdf);
 /* The IOAS (or HWPT) id the device is attached to through iommufd, 0 if none. */
 int kmodel_device_attached_pt(struct kmodel *km, const char *bdf, uint32_t *pt_id);
+
+/*
+ * Interrupts as VFIO_DEVICE_SET_IRQS left them: the index enabled
+ * (VFIO_PCI_*_IRQ_INDEX) or -1; the trigger eventfd the user gave vector
+ * @vector of @index (INTx, MSI, MSI-X), -1 for none; the vectors the enable
+ * allocated (grown by dynamic MSI-X); the INTx unmask eventfd or -1.  The
+ * fds are the numbers the user passed (the model takes no reference).
+ */
+int kmodel_device_irq_type(struct kmodel *km, const char *bdf);
+int kmodel_device_irq_eventfd(struct kmodel *km, const char *bdf, unsigned int index,
+			      unsigned int vector);
+int kmodel_device_irq_vectors(struct kmodel *km, const char *bdf);
+int kmodel_device_intx_unmask_eventfd(struct kmodel *km, const char *bdf);
+/* VFIO_DEVICE_RESETs that succeeded on @bdf. */
+int kmodel_device_resets(struct kmodel *km, const char *bdf);
 
 struct kmodel_mapping {
 	uint64_t iova;

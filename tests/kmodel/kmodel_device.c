@@ -10,6 +10,7 @@
  * behaves like the real edu beyond its id register's initial value.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -41,6 +42,8 @@ void km_device_init(struct kdevice *d)
 		d->bar_fd[i] = -1;
 	d->sparse_bar = -1;
 	d->irq_type = KM_NUM_IRQS;
+	d->rom_fd = -1;
+	km_device_irqs_clear(d);
 	km_cfg_w16(c, 0x00, d->vendor);
 	km_cfg_w16(c, 0x02, d->device_id);
 	km_cfg_w16(c, 0x06, 0x0010);		/* status: capability list */
@@ -78,8 +81,20 @@ void km_device_init_msix_cap(struct kdevice *d)
 	km_cfg_w32(c, KM_CAP_MSIX + 8, pba | d->msix_bar);
 }
 
+/* No interrupt type enabled: every trigger and the INTx unmask eventfd dropped. */
+void km_device_irqs_clear(struct kdevice *d)
+{
+	memset(d->irq_efd, 0xff, sizeof(d->irq_efd));
+	d->intx_unmask_efd = -1;
+	d->irq_alloc = 0;
+	d->intx_masked = false;
+}
+
 void km_device_fini(struct kdevice *d)
 {
+	if (d->rom_fd >= 0)
+		close(d->rom_fd);
+	d->rom_fd = -1;
 	for (int i = 0; i < 6; i++) {
 		if (d->bar_fd[i] >= 0)
 			close(d->bar_fd[i]);
@@ -209,8 +224,11 @@ void km_device_release(struct kfile *f)
 		g->cdev_device_open_cnt--;
 		d->kvm = false;
 	}
-	if (d->irq_type != KM_NUM_IRQS && !d->open_count)
+	if (d->irq_type != KM_NUM_IRQS && !d->open_count) {
+		/* vfio_pci_core_close_device(): interrupts off, eventfds put */
 		d->irq_type = KM_NUM_IRQS;
+		km_device_irqs_clear(d);
+	}
 	free(df);
 }
 
@@ -314,8 +332,8 @@ static int km_region_info(struct kdevice *d, struct vfio_region_info *info)
 		break;
 	case VFIO_PCI_ROM_REGION_INDEX:
 		info->offset = (uint64_t)info->index << KM_REGION_SHIFT;
-		info->size = 0;
-		info->flags = 0;
+		info->size = d->rom_size;
+		info->flags = d->rom_size ? VFIO_REGION_INFO_FLAG_READ : 0;
 		break;
 	default:
 		/* VGA: no VGA device; no device-specific regions */
@@ -348,6 +366,20 @@ static unsigned int km_irq_count(struct kdevice *d, unsigned int index)
 	default:
 		return 0;	/* ERR: the device is not PCIe */
 	}
+}
+
+/* eventfd_ctx_fdget(): EBADF for no fd, EINVAL for an fd that is no eventfd. */
+static int km_check_eventfd(int fd)
+{
+	char path[64], link[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return -EBADF;
+	link[n] = '\0';
+	return strcmp(link, "anon_inode:[eventfd]") ? -EINVAL : 0;
 }
 
 /* vfio_set_irqs_validate_and_prepare() + vfio_pci_set_irqs_ioctl() */
@@ -391,6 +423,20 @@ static int km_set_irqs(struct kdevice *d, struct vfio_irq_set *hdr)
 			return -ENOTTY;
 		break;
 	}
+	if (hdr->index == VFIO_PCI_INTX_IRQ_INDEX && action == VFIO_IRQ_SET_ACTION_UNMASK &&
+	    size == 4) {
+		/* vfio_pci_set_intx_unmask(): INTx must be on; fd -1 drops the eventfd */
+		int32_t efd = *(int32_t *)hdr->data;
+		int ret;
+
+		if (d->irq_type != VFIO_PCI_INTX_IRQ_INDEX || hdr->start || hdr->count != 1)
+			return -EINVAL;
+		ret = efd >= 0 ? km_check_eventfd(efd) : 0;
+		if (ret)
+			return ret;
+		d->intx_unmask_efd = efd;
+		return 0;
+	}
 	if (hdr->index > VFIO_PCI_MSIX_IRQ_INDEX || action != VFIO_IRQ_SET_ACTION_TRIGGER) {
 		if (hdr->index == VFIO_PCI_INTX_IRQ_INDEX && action == VFIO_IRQ_SET_ACTION_MASK)
 			d->intx_masked = true;
@@ -398,17 +444,51 @@ static int km_set_irqs(struct kdevice *d, struct vfio_irq_set *hdr)
 			d->intx_masked = false;
 		return 0;
 	}
-	/* TRIGGER on INTx/MSI/MSI-X: count 0 with DATA_NONE disables */
+	/* TRIGGER on INTx/MSI/MSI-X: count 0 with DATA_NONE disables what is enabled */
 	if (!hdr->count && size == 0) {
-		if (d->irq_type == hdr->index)
-			d->irq_type = KM_NUM_IRQS;
+		if (d->irq_type != hdr->index)
+			return -EINVAL;
+		d->irq_type = KM_NUM_IRQS;
+		km_device_irqs_clear(d);
 		return 0;
 	}
 	if (size == 4) {
+		const int32_t *fds = (const int32_t *)hdr->data;
+		bool enable = d->irq_type == KM_NUM_IRQS;
+
 		/* one interrupt type at a time (vfio_msi_set_block(), vfio_intx_set_signal()) */
-		if (d->irq_type != KM_NUM_IRQS && d->irq_type != hdr->index)
+		if (!enable && d->irq_type != hdr->index)
 			return -EINVAL;
-		d->irq_type = hdr->index;
+		if (hdr->index == VFIO_PCI_INTX_IRQ_INDEX && (hdr->start || hdr->count != 1))
+			return -EINVAL;
+		/*
+		 * An enabled MSI/MSI-X grows only with dynamic MSI-X
+		 * (vfio_msi_alloc_irq()); otherwise the vectors are those the
+		 * enable allocated.
+		 */
+		if (!enable && hdr->index != VFIO_PCI_INTX_IRQ_INDEX &&
+		    hdr->start + hdr->count > d->irq_alloc &&
+		    !(hdr->index == VFIO_PCI_MSIX_IRQ_INDEX && d->msix_dyn))
+			return -EINVAL;
+		for (uint32_t i = 0; i < hdr->count; i++) {
+			int ret = fds[i] >= 0 ? km_check_eventfd(fds[i]) : 0;
+
+			if (ret) {
+				/* vfio_msi_set_block() undoes the vectors it set; enable undone */
+				for (uint32_t j = 0; j < i; j++)
+					d->irq_efd[hdr->index][hdr->start + j] = -1;
+				if (enable)
+					km_device_irqs_clear(d);
+				return ret;
+			}
+			d->irq_efd[hdr->index][hdr->start + i] = fds[i];
+		}
+		if (enable) {
+			d->irq_type = hdr->index;
+			d->irq_alloc = hdr->start + hdr->count;
+		} else if (hdr->start + hdr->count > d->irq_alloc) {
+			d->irq_alloc = hdr->start + hdr->count;
+		}
 	}
 	return 0;
 }
@@ -503,14 +583,17 @@ int km_device_ioctl(struct kfile *f, unsigned long req, void *arg)
 		info->count = km_irq_count(d, info->index);
 		if (info->index == VFIO_PCI_INTX_IRQ_INDEX)
 			info->flags |= VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_AUTOMASKED;
-		else
+		else if (info->index != VFIO_PCI_MSIX_IRQ_INDEX || !d->msix_dyn)
 			info->flags |= VFIO_IRQ_INFO_NORESIZE;
 		return 0;
 	}
 	case VFIO_DEVICE_SET_IRQS:
 		return km_set_irqs(d, arg);
 	case VFIO_DEVICE_RESET:
-		return km_device_reset_works(km, d) ? 0 : -EINVAL;
+		if (!km_device_reset_works(km, d))
+			return -EINVAL;
+		d->resets++;
+		return 0;
 	case VFIO_DEVICE_GET_PCI_HOT_RESET_INFO:
 		return km_hot_reset_info(km, d, arg);
 	default:
@@ -570,6 +653,15 @@ ssize_t km_device_rw(struct kfile *f, void *buf, size_t len, off_t off, bool wri
 				((uint8_t *)buf)[i] = d->config[pos + i];
 		}
 		return len;
+	}
+	if (index == VFIO_PCI_ROM_REGION_INDEX && d->rom_size) {
+		/* vfio_pci_bar_rw() on the ROM: read-only, clipped at its end */
+		if (write || pos >= d->rom_size)
+			return -EINVAL;
+		if (len > d->rom_size - pos)
+			len = d->rom_size - pos;
+		n = pread(d->rom_fd, buf, len, pos);
+		return n < 0 ? -errno : n;
 	}
 	/* vfio_pci_bar_rw(): clipped at the BAR's end */
 	if (index > VFIO_PCI_BAR5_REGION_INDEX || !d->bar_size[index])

@@ -27,6 +27,7 @@
 #define KM_REGION_SHIFT		40	/* VFIO_PCI_OFFSET_SHIFT */
 #define KM_NUM_REGIONS		9	/* VFIO_PCI_NUM_REGIONS */
 #define KM_NUM_IRQS		5	/* VFIO_PCI_NUM_IRQS */
+#define KM_MAX_VECTORS		2048	/* MSI-X's limit; INTx and MSI use fewer */
 
 enum kfile_type {
 	KF_GROUP,
@@ -85,6 +86,18 @@ struct kdevice {
 	struct khwpt *att_hwpt;		/* or to a HWPT */
 	unsigned int irq_type;		/* VFIO_PCI_*_IRQ_INDEX enabled, KM_NUM_IRQS: none */
 	bool intx_masked;
+	/*
+	 * Trigger eventfds of INTx, MSI and MSI-X vectors (-1: none) as the
+	 * user set them, the INTx unmask eventfd, and how many vectors the
+	 * enable allocated (vfio_msi_enable(): start + count).
+	 */
+	int32_t irq_efd[3][KM_MAX_VECTORS];
+	int32_t intx_unmask_efd;
+	unsigned int irq_alloc;
+	bool msix_dyn;			/* dynamic MSI-X: no NORESIZE, vectors grow */
+	uint64_t rom_size;		/* 0: no ROM */
+	int rom_fd;
+	unsigned int resets;		/* VFIO_DEVICE_RESETs that succeeded */
 };
 
 struct kgroup {
@@ -270,6 +283,7 @@ ssize_t km_device_rw(struct kfile *f, void *buf, size_t len, off_t off, bool wri
 int km_device_mmap(struct kfile *f, off_t off, size_t len, int prot, void **addr);
 void km_device_release(struct kfile *f);
 void km_device_init(struct kdevice *d);
+void km_device_irqs_clear(struct kdevice *d);
 void km_device_init_msix_cap(struct kdevice *d);
 void km_device_fini(struct kdevice *d);
 bool km_device_reset_works(struct kmodel *km, struct kdevice *d);
