@@ -365,11 +365,18 @@ int pt_host_attach(struct passthrough_host *host, const struct passthrough_opts 
 		return 0;
 	if (!verr.msg[0])
 		snprintf(verr.msg, sizeof(verr.msg), "%s", strerror(-ret));
-	if (opts->iommufd[0] && ret == -ENOENT && strstr(verr.msg, "/dev/iommu"))
-		snprintf(err, errlen, "-device host=%s,iommufd=%s: %s (or drop iommufd= to "
-			 "use the container)", opts->host, opts->iommufd, verr.msg);
-	else
+	if (opts->iommufd[0] && ret == -ENOENT && strstr(verr.msg, "/dev/iommu")) {
+		/* vfio/ says "use the container backend": here that is dropping iommufd=. */
+		char *tail = strstr(verr.msg, " Use the container backend");
+
+		if (tail)
+			*tail = '\0';
+		snprintf(err, errlen, "-device host=%s,iommufd=%s: %s Drop iommufd=%s to use the "
+			 "VM's VFIO container instead", opts->host, opts->iommufd, verr.msg,
+			 opts->iommufd);
+	} else {
 		snprintf(err, errlen, "-device host=%s: %s", opts->host, verr.msg);
+	}
 	return ret;
 }
 
