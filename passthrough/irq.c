@@ -760,10 +760,11 @@ void pt_irq_cfg_written(struct passthrough_device *dev)
 	if (m->cap) {
 		unsigned int off = m->cap + PCI_MSI_FLAGS;
 		unsigned int qmax = (dev->emu[off] & PCI_MSI_FLAGS_QMASK) >> 1;
+		unsigned int qsize = (dev->emu[off] & PCI_MSI_FLAGS_QSIZE) >> 4;
 
 		/* More vectors than offered: the most offered, as vfio-pci does. */
-		if (((dev->emu[off] & PCI_MSI_FLAGS_QSIZE) >> 4) > qmax)
-			dev->emu[off] = (dev->emu[off] & ~PCI_MSI_FLAGS_QSIZE) | qmax << 4;
+		if (qsize > qmax)
+			dev->emu[off] = (uint8_t)((dev->emu[off] & ~PCI_MSI_FLAGS_QSIZE) | qmax << 4);
 	}
 	pt_irq_update(dev);
 }
