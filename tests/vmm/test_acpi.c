@@ -465,3 +465,146 @@ Test(acpi, aml_pkglength_encodings)
 		free(fill);
 	}
 }
+
+/* ---- ACPI PCI hot-plug (vmm/hotplug.h) ---- */
+
+static const struct acpi_config cfg_hp = {
+	.ncpus = 2, .mmio64_base = 0x8000000000ull, .mmio64_size = 0x8000000000ull,
+	.hotplug_port = LAYOUT_HOTPLUG_PORT,
+};
+
+static const uint8_t *build_dsdt(const struct acpi_config *cfg, const uint8_t **fadt_out)
+{
+	uint64_t rsdp_gpa = build(cfg);
+	const uint8_t *rsdp = mem + (rsdp_gpa - BASE), *xsdt, *fadt;
+
+	xsdt = table(get64(rsdp + 24), "XSDT");
+	fadt = table(get64(xsdt + 36), "FACP");
+	if (fadt_out)
+		*fadt_out = fadt;
+	return table(get64(fadt + 140), "DSDT");
+}
+
+Test(acpi, hotplug_off_has_no_slots)
+{
+	char dir[] = "/tmp/ferry-acpi-XXXXXX", *text;
+
+	cr_assert(mkdtemp(dir));
+	text = disassemble(dir, "dsdt", build_dsdt(&cfg2, NULL));
+	cr_assert_null(strstr(text, "HPIO"), "%s", text);
+	cr_assert_null(strstr(text, "Device (S01)"), "%s", text);
+	cr_assert_null(strstr(text, "_L01"), "%s", text);
+	free(text);
+	rm_rf(dir);
+}
+
+/*
+ * What acpiphp looks for: under PCI0, one Device per slot 1..31 with _ADR
+ * (slot << 16), _SUN and _EJ0; never slot 0 (the host bridge).
+ */
+Test(acpi, hotplug_slots_and_gpe_through_iasl)
+{
+	char dir[] = "/tmp/ferry-acpi-XXXXXX", *text, *log, want[128];
+	int status;
+
+	cr_assert(mkdtemp(dir));
+	text = disassemble(dir, "dsdt", build_dsdt(&cfg_hp, NULL));
+	cr_assert(strstr(text, "OperationRegion (HPIO, SystemIO, 0x0680, 0x10)"), "%s", text);
+	cr_assert(strstr(text, "Field (HPIO, DWordAcc, NoLock, WriteAsZeros)"), "%s", text);
+	cr_assert_null(strstr(text, "Device (S00)"), "%s", text);
+	for (unsigned int slot = 1; slot < 32; slot++) {
+		char *dev, *next;
+
+		snprintf(want, sizeof(want), "Device (S%02X)", slot);
+		dev = strstr(text, want);
+		cr_assert(dev, "%s missing", want);
+		next = strstr(dev + 1, "Device (");
+		snprintf(want, sizeof(want), "Name (_ADR, 0x%08X)", slot << 16);
+		cr_assert(strstr(dev, want) && (!next || strstr(dev, want) < next), "%s", want);
+		if (slot == 1)
+			snprintf(want, sizeof(want), "Name (_SUN, One)");
+		else
+			snprintf(want, sizeof(want), "Name (_SUN, 0x%02X)", slot);
+		cr_assert(strstr(dev, want) && (!next || strstr(dev, want) < next), "%s", want);
+		/* iasl prints a byte as 0x02, a word as 0x0100, a dword as 0x00010000. */
+		snprintf(want, sizeof(want), "\\_SB.PCI0.HPEJ = 0x%0*X",
+			 slot < 8 ? 2 : slot < 16 ? 4 : 8, 1u << slot);
+		cr_assert(strstr(dev, want) && (!next || strstr(dev, want) < next), "%s", want);
+		snprintf(want, sizeof(want), "Notify (\\_SB.PCI0.S%02X, One)", slot);
+		cr_assert(strstr(text, want), "%s", want);
+		snprintf(want, sizeof(want), "Notify (\\_SB.PCI0.S%02X, 0x03)", slot);
+		cr_assert(strstr(text, want), "%s", want);
+	}
+	cr_assert(strstr(text, "Method (_L01, 0, NotSerialized)"), "%s", text);
+	cr_assert(strstr(text, "Local0 = \\_SB.PCI0.HPIN"), "%s", text);
+	cr_assert(strstr(text, "\\_SB.PCI0.HPIN = Local0"), "%s", text);
+	cr_assert(strstr(text, "\\_SB.PCI0.HPRQ = Local1"), "%s", text);
+	free(text);
+	log = run_iasl(dir, "-p dsdt2", "dsdt.dsl", &status);
+	cr_assert_eq(status, 0, "%s", log);
+	cr_assert(strstr(log, "0 Errors"), "%s", log);
+	free(log);
+	rm_rf(dir);
+}
+
+/*
+ * ACPICA runs the GPE method as the guest would: a test SSDT puts device
+ * checks for slots 2 and 5 in INS and eject requests for 3 and 31 in REQ,
+ * then calls \_GPE._L01, which must notify exactly those.  (acpiexec's
+ * SystemIO is plain memory, so the W1C acknowledgement is not modelled.)
+ */
+Test(acpi, hotplug_acpiexec_notifies_slots)
+{
+	char dir[] = "/tmp/ferry-acpiexec-XXXXXX", cmd[768], *out;
+	const uint8_t *fadt, *dsdt = build_dsdt(&cfg_hp, &fadt);
+	struct aml a;
+	uint8_t *code;
+	size_t len, n;
+	FILE *p;
+
+	aml_init(&a);
+	aml_method_begin(&a, "\\TST1", 0, false);
+	aml_byte(&a, AML_STORE);
+	aml_int(&a, 0x24);
+	aml_name(&a, "\\_SB.PCI0.HPIN");
+	aml_byte(&a, AML_STORE);
+	aml_int(&a, 0x80000008);
+	aml_name(&a, "\\_SB.PCI0.HPRQ");
+	aml_name(&a, "\\_GPE._L01");
+	aml_end(&a);
+	cr_assert_eq(aml_finish(&a, &code, &len), 0);
+
+	cr_assert(mkdtemp(dir));
+	dump_table(dir, "dsdt.dat", dsdt);
+	dump_table(dir, "facp.dat", fadt);
+	dump_table(dir, "ssdt.dat", wrap_ssdt(code, len));
+	free(code);
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && timeout 60 acpiexec -b 'evaluate \\TST1; evaluate "
+		 "\\_SB.PCI0.S1F._EJ0 1; evaluate \\_SB.PCI0.S07._SUN' dsdt.dat facp.dat ssdt.dat "
+		 "2>&1", dir);
+	p = popen(cmd, "r");
+	cr_assert(p, "cannot run acpiexec (apt-get install acpica-tools)");
+	out = calloc(1, 1 << 20);
+	n = fread(out, 1, (1 << 20) - 1, p);
+	out[n] = 0;
+	cr_assert_eq(pclose(p), 0, "%s", out);
+	cr_assert(strstr(out, "2 ACPI AML tables successfully acquired and loaded"), "%s", out);
+	cr_assert_null(strstr(out, "ACPI Error"), "%s", out);
+	cr_assert(strstr(out, "Notify on [S02_]"), "%s", out);
+	cr_assert(strstr(out, "Notify on [S05_]"), "%s", out);
+	cr_assert(strstr(out, "Notify on [S03_]"), "%s", out);
+	cr_assert(strstr(out, "Notify on [S1F_]"), "%s", out);
+	cr_assert(strstr(strstr(out, "[S02_]"), "Value 0x01 (Device Check)"), "%s", out);
+	cr_assert(strstr(strstr(out, "[S1F_]"), "Value 0x03 (Eject Request)"), "%s", out);
+	/* Four notifies, no more. */
+	n = 0;
+	for (char *q = out; (q = strstr(q, "Received a System Notify")); q++)
+		n++;
+	cr_assert_eq(n, 4, "%s", out);
+	cr_assert(strstr(out, "No object was returned from evaluation of \\_SB.PCI0.S1F._EJ0"),
+		  "%s", out);
+	cr_assert(strstr(out, "[Integer] = 0000000000000007"), "%s", out);
+	free(out);
+	rm_rf(dir);
+}

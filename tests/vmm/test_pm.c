@@ -206,3 +206,30 @@ Test(pm, acpi_reset_register_through_the_pci_host)
 	pci_host_free(host);
 	rig_down(&r);
 }
+
+/*
+ * A level GPE input (ACPI hot-plug): its status cannot be cleared while the
+ * input is asserted, so an event raised before ACPICA starts (which clears
+ * every GPE status) is still there when the guest enables the GPE.
+ */
+Test(pm, gpe_level_input_survives_clearing)
+{
+	struct rig r;
+
+	rig_up(&r);
+	cr_assert_eq(pm_set_gpe_level(r.pm, 16, true), -EINVAL);
+	cr_assert_eq(pm_set_gpe_level(r.pm, 1, true), 0);
+	cr_assert_eq(in(&r, PM_GPE0_PORT, 2), 0x0002);
+	out(&r, PM_GPE0_PORT, 2, 0xffff);	/* what ACPICA does at start */
+	cr_assert_eq(in(&r, PM_GPE0_PORT, 2), 0x0002, "still asserted");
+	cr_assert_not(r.sci);
+	out(&r, PM_GPE0_PORT + 2, 2, 0x0002);
+	cr_assert(r.sci);
+	/* The source is acknowledged: the level drops, then the status clears. */
+	cr_assert_eq(pm_set_gpe_level(r.pm, 1, false), 0);
+	cr_assert(r.sci, "the status stays until the guest clears it");
+	out(&r, PM_GPE0_PORT, 1, 0x02);
+	cr_assert_not(r.sci);
+	cr_assert_eq(in(&r, PM_GPE0_PORT, 2), 0);
+	rig_down(&r);
+}

@@ -1,0 +1,281 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""hotplug-client: the host side of lab-hotplug-test, run inside the lab.
+
+Starts ferry (no device, QMP on a unix socket, COM1 to a file), drives it
+over QMP as libvirt would, and watches the guest's console for what the
+guest itself saw (its init prints every change of /sys/bus/pci/devices).
+Prints one "PASS name" / "FAIL name: why" line per check.
+
+usage: hotplug-client.py FERRY KERNEL INITRD HOST_BDF GROUP CYCLES
+"""
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+
+ferry, kernel, initrd, bdf, group, cycles = sys.argv[1:7]
+cycles = int(cycles)
+work = "/tmp/hotplug-lab"
+os.makedirs(work, exist_ok=True)
+sock_path = work + "/qmp.sock"
+serial = work + "/serial.log"
+gpath = "/dev/vfio/" + group
+GUEST_BDF = "0000:00:02.0"
+results = []
+
+
+def check(name, ok, why=""):
+    results.append((name, ok))
+    print(("PASS %s" % name) if ok else ("FAIL %s: %s" % (name, why)), flush=True)
+    return ok
+
+
+class Qmp:
+    def __init__(self, path):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.connect(path)
+        self.buf = b""
+        self.events = []
+
+    def recv(self, timeout):
+        end = time.time() + timeout
+        while b"\r\n" not in self.buf:
+            left = end - time.time()
+            if left <= 0:
+                raise TimeoutError("no message from ferry")
+            self.s.settimeout(left)
+            data = self.s.recv(65536)
+            if not data:
+                raise EOFError("ferry closed the QMP connection")
+            self.buf += data
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return json.loads(line)
+
+    def send_raw(self, text):
+        self.s.sendall(text.encode() + b"\n")
+
+    def reply(self, timeout=120):
+        while True:
+            m = self.recv(timeout)
+            if "event" in m:
+                self.events.append(m)
+            else:
+                return m
+
+    def cmd(self, execute, args=None, id=None, timeout=120):
+        msg = {"execute": execute}
+        if args is not None:
+            msg["arguments"] = args
+        if id is not None:
+            msg["id"] = id
+        self.send_raw(json.dumps(msg))
+        return self.reply(timeout)
+
+    def event(self, name, timeout):
+        end = time.time() + timeout
+        while True:
+            for i, e in enumerate(self.events):
+                if e["event"] == name:
+                    return self.events.pop(i)
+            m = self.recv(max(0.01, end - time.time()))
+            if "event" in m:
+                self.events.append(m)
+
+
+def serial_text():
+    try:
+        with open(serial, errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def wait_serial(pattern, count=1, timeout=120):
+    end = time.time() + timeout
+    rx = re.compile(pattern, re.M)
+    while time.time() < end:
+        if len(rx.findall(serial_text())) >= count:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def fd_count(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def vmlck(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmLck:"):
+                return line.split(":")[1].strip()
+    return "?"
+
+
+def threads(pid):
+    """Where each of ferry's threads waits, for a failure's message."""
+    out = []
+    for t in sorted(os.listdir("/proc/%d/task" % pid)):
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, t)) as f:
+                comm = f.read().strip()
+            with open("/proc/%d/task/%s/wchan" % (pid, t)) as f:
+                wchan = f.read().strip()
+            with open("/proc/%d/task/%s/stat" % (pid, t)) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            out.append("%s %s state %s utime %s" % (comm, wchan, fields[0], fields[11]))
+        except OSError:
+            pass
+    return "; ".join(out)
+
+
+def edu_args(id):
+    return {"driver": "vfio-pci", "host": bdf, "id": id, "bus": "pci.0", "addr": "0x2"}
+
+
+for p in (sock_path, serial):
+    if os.path.exists(p):
+        os.unlink(p)
+proc = subprocess.Popen([ferry, "-kernel", kernel, "-initrd", initrd,
+                         "-append", "console=ttyS0 panic=-1", "-m", "192M", "-nographic",
+                         "-serial", "file:" + serial,
+                         "-qmp", "unix:%s,server=on,wait=off" % sock_path],
+                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT)
+q = None
+try:
+    for _ in range(200):
+        if os.path.exists(sock_path):
+            break
+        time.sleep(0.05)
+    q = Qmp(sock_path)
+    greet = q.recv(10)
+    neg = q.cmd("qmp_capabilities")
+    check("qmp-greeting", "QMP" in greet and neg.get("return") == {}, "%s %s" % (greet, neg))
+    if not check("guest-boot", wait_serial(r"^FERRY-GUEST-READY", timeout=240),
+                 serial_text()[-2000:]):
+        raise RuntimeError("the guest did not boot: %s" % threads(proc.pid))
+
+    # The exact libvirt exchange (BRIEF section 5).
+    q.send_raw('{"execute":"device_add","arguments":{"driver":"vfio-pci","host":"%s",'
+               '"id":"hostdev0","bus":"pci.0","addr":"0x2"},"id":"libvirt-17"}' % bdf)
+    r = q.reply()
+    check("libvirt-device-add", r == {"return": {}, "id": "libvirt-17"}, str(r))
+    check("guest-sees-edu",
+          wait_serial(r"^FERRY-PCI-ADD: %s 0x1234 0x11e8" % GUEST_BDF, timeout=120),
+          serial_text()[-2000:])
+    check("edu-id", wait_serial(r"^EDU-ID: ok 0x010000ed", timeout=60), serial_text()[-2000:])
+    wait_serial(r"^EDU-DMA:", timeout=30)
+    check("edu-dma", re.search(r"^EDU-DMA: ok", serial_text(), re.M) is not None,
+          serial_text()[-1500:])
+
+    r = q.cmd("qom-list", {"path": "/machine/peripheral"})
+    check("qom-list", {"name": "hostdev0", "type": "child<vfio-pci>"} in r.get("return", []),
+          str(r))
+    r = q.cmd("query-pci")
+    devs = r.get("return", [{}])[0].get("devices", []) if "return" in r else []
+    edu = [d for d in devs if d.get("slot") == 2]
+    ok = (len(edu) == 1 and edu[0]["id"]["vendor"] == 0x1234 and
+          edu[0]["id"]["device"] == 0x11e8 and edu[0]["qdev_id"] == "hostdev0" and
+          any(g["bar"] == 0 and g["type"] == "memory" and g["size"] == 1 << 20 and
+              g["address"] != 0 for g in edu[0]["regions"]))
+    check("query-pci", ok, json.dumps(r))
+
+    r = q.cmd("device_add", edu_args("hostdev0"))
+    check("duplicate-id", r.get("error", {}).get("class") == "GenericError" and
+          "hostdev0" in r["error"].get("desc", ""), str(r))
+
+    # Two device_del in one write: the guest cannot have ejected in between.
+    q.send_raw('{"execute":"device_del","arguments":{"id":"hostdev0"},"id":1}\n'
+               '{"execute":"device_del","arguments":{"id":"hostdev0"},"id":2}')
+    r1, r2 = q.reply(), q.reply()
+    check("device-del", r1 == {"return": {}, "id": 1}, str(r1))
+    check("del-repeated", r2.get("error", {}).get("class") == "GenericError" and
+          "already in the process of unplug" in r2["error"].get("desc", ""), str(r2))
+    try:
+        ev = q.event("DEVICE_DELETED", 120)
+        ok = ev.get("data") == {"device": "hostdev0", "path": "/machine/peripheral/hostdev0"}
+    except Exception as e:
+        ev, ok = e, False
+    check("device-deleted-event", ok, str(ev))
+    # At once: the event means ferry has closed the group.
+    try:
+        fd = os.open(gpath, os.O_RDWR)
+        os.close(fd)
+        check("group-reopens", True)
+    except OSError as e:
+        check("group-reopens", False, "%s: %s" % (gpath, e))
+    check("guest-saw-removal", wait_serial(r"^FERRY-PCI-DEL: %s" % GUEST_BDF, timeout=60),
+          serial_text()[-1500:])
+    r = q.cmd("query-pci")
+    check("gone-from-query-pci", "return" in r and
+          not [d for d in r["return"][0]["devices"] if d["slot"] == 2], str(r))
+
+    r = q.cmd("device_del", {"id": "nosuch"})
+    check("del-unknown", r.get("error") ==
+          {"class": "DeviceNotFound", "desc": "Device 'nosuch' not found"}, str(r))
+
+    # Another process holds the group: vfio/'s explanation, and nothing changes.
+    gfd = os.open(gpath, os.O_RDWR)
+    holder = subprocess.Popen(["sleep", "600"], stdin=gfd)
+    os.close(gfd)
+    time.sleep(0.3)
+    r = q.cmd("device_add", edu_args("busy0"))
+    desc = r.get("error", {}).get("desc", "")
+    check("add-busy-group", r.get("error", {}).get("class") == "GenericError" and
+          "in use by process %d" % holder.pid in desc, str(r))
+    holder.kill()
+    holder.wait()
+    r = q.cmd("qom-list", {"path": "/machine/peripheral"})
+    check("busy-add-left-nothing", r.get("return") == [{"name": "type", "type": "string"}],
+          str(r))
+
+    base_fds, base_lck = fd_count(proc.pid), vmlck(proc.pid)
+    adds = len(re.findall(r"^FERRY-PCI-ADD: %s" % GUEST_BDF, serial_text(), re.M))
+    done = 0
+    why = ""
+    for i in range(cycles):
+        r = q.cmd("device_add", edu_args("hp%d" % i))
+        if r.get("return") != {}:
+            why = "add %d: %s" % (i, r)
+            break
+        if not wait_serial(r"^FERRY-PCI-ADD: %s" % GUEST_BDF, count=adds + i + 1, timeout=60):
+            why = "cycle %d: the guest did not see the device" % i
+            break
+        r = q.cmd("device_del", {"id": "hp%d" % i})
+        if r.get("return") != {}:
+            why = "del %d: %s" % (i, r)
+            break
+        try:
+            ev = q.event("DEVICE_DELETED", 60)
+        except Exception as e:
+            why = "cycle %d: no DEVICE_DELETED (%s)" % (i, e)
+            break
+        if ev.get("data", {}).get("device") != "hp%d" % i:
+            why = "cycle %d: %s" % (i, ev)
+            break
+        done += 1
+    check("cycles", done == cycles, "%d of %d cycles: %s" % (done, cycles, why))
+    fds, lck = fd_count(proc.pid), vmlck(proc.pid)
+    check("fds-stable", fds == base_fds, "%d fds before the cycles, %d after" % (base_fds, fds))
+    check("vmlck-stable", lck == base_lck, "VmLck %s before the cycles, %s after" %
+          (base_lck, lck))
+
+    r = q.cmd("quit")
+    rc = proc.wait(timeout=60)
+    check("quit", r.get("return") == {} and rc == 0, "reply %s, exit status %s" % (r, rc))
+except Exception as e:
+    check("client", False, "%s: %s" % (type(e).__name__, e))
+finally:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    out = proc.stdout.read().decode(errors="replace")
+    if out:
+        print("ferry said:\n" + out, flush=True)
+    sys.stdout.flush()
+print("CLIENT-DONE", flush=True)
