@@ -337,7 +337,7 @@ void passthrough_device_cfg_write(struct passthrough_device *dev, unsigned int o
 		} else if (o == PCI_INTERRUPT_LINE) {
 			dev->emu[o] = b;
 		} else if (pt_irq_cfg_owns(dev, o)) {
-			dev->emu[o] = (dev->emu[o] & ~dev->emu_wmask[o]) | (b & dev->emu_wmask[o]);
+			pt_irq_cfg_write(dev, o, b);
 			irq = true;
 		}
 		/* The capability pointers are read-only. */

@@ -52,6 +52,7 @@ int passthrough_device_add(struct passthrough_host *host, const struct passthrou
 	dev->opts = *opts;
 	dev->sys = sys;
 	pthread_mutex_init(&dev->lock, NULL);
+	pthread_mutex_init(&dev->irq_lock, NULL);
 	/* The container, or the IOAS of iommufd= (host.c). */
 	ret = pt_host_attach(host, opts, &dev->vdev, err, errlen);
 	if (ret)
@@ -84,6 +85,8 @@ int passthrough_device_add(struct passthrough_host *host, const struct passthrou
 err_detach:
 	vfio_device_detach(dev->vdev, NULL);
 err_free:
+	pthread_mutex_destroy(&dev->irq_lock);
+	pthread_mutex_destroy(&dev->irq_lock);
 	pthread_mutex_destroy(&dev->lock);
 	free(dev);
 	return ret;
@@ -104,7 +107,9 @@ int passthrough_device_remove(struct passthrough_device *dev, char *err, size_t 
 	}
 	/* Interrupts off (VFIO, irqfds, routes) while the device fd still exists. */
 	pthread_mutex_lock(&dev->lock);
+	pthread_mutex_lock(&dev->irq_lock);
 	pt_irq_release(dev);
+	pthread_mutex_unlock(&dev->irq_lock);
 	pthread_mutex_unlock(&dev->lock);
 	/* The guest loses the BARs before the device fd they are mmaps of goes. */
 	pt_bars_release(dev);
@@ -123,7 +128,9 @@ int passthrough_device_set_intx_gsi(struct passthrough_device *dev, int gsi, cha
 	int ret;
 
 	pthread_mutex_lock(&dev->lock);
+	pthread_mutex_lock(&dev->irq_lock);
 	ret = pt_intx_set_gsi(dev, gsi);
+	pthread_mutex_unlock(&dev->irq_lock);
 	pthread_mutex_unlock(&dev->lock);
 	if (ret)
 		snprintf(err, errlen, "-device host=%s: cannot connect its INTx pin to GSI %d "
@@ -137,7 +144,9 @@ int passthrough_device_reset(struct passthrough_device *dev)
 	int ret = 0;
 
 	pthread_mutex_lock(&dev->lock);
+	pthread_mutex_lock(&dev->irq_lock);
 	pt_irq_reset(dev);
+	pthread_mutex_unlock(&dev->irq_lock);
 	if (vfio_device_info(dev->vdev)->flags & VFIO_DEVICE_FLAGS_RESET) {
 		ret = vfio_devfd_reset(dev->sys, dev->fd);
 		if (ret)
@@ -145,8 +154,11 @@ int passthrough_device_reset(struct passthrough_device *dev)
 				"guest gets the device as it is; check dmesg for its state\n",
 				dev->opts.id[0] ? dev->opts.id : dev->opts.host, strerror(-ret));
 	}
+	/* The BARs leave the guest: the bus lock is taken, irq_lock must not be held. */
 	pt_config_reset(dev);
+	pthread_mutex_lock(&dev->irq_lock);
 	pt_irq_update(dev);
+	pthread_mutex_unlock(&dev->irq_lock);
 	pthread_mutex_unlock(&dev->lock);
 	return ret;
 }

@@ -22,7 +22,7 @@
  * time, so the mode follows the guest: MSI-X if enabled, else MSI if
  * enabled, else INTx when the device has a pin and the VMM gave its GSI.
  *
- * Invariants (dev->lock held everywhere): a vector is in use iff its efd is
+ * Invariants (dev->irq_lock held everywhere): a vector is in use iff its efd is
  * >= 0, and then it owns a route; vec->irqfd says whether the irqfd exists;
  * dev->irq_mode names what is enabled in VFIO; every failure leaves the
  * mode's previous state or PT_IRQ_NONE, with nothing of the attempt left.
@@ -739,24 +739,35 @@ bool pt_irq_cfg_owns(struct passthrough_device *dev, unsigned int off)
 uint8_t pt_irq_cfg_read(struct passthrough_device *dev, unsigned int off)
 {
 	const struct pt_msi *m = &dev->msi;
+	uint8_t b = 0;
 
+	pthread_mutex_lock(&dev->irq_lock);
 	if (m->cap && m->maskbit && off >= pt_msi_pending_off(m) &&
 	    off < pt_msi_pending_off(m) + 4) {
 		unsigned int first = (off - pt_msi_pending_off(m)) * 8;
-		uint8_t b = 0;
 
 		for (unsigned int i = first; i < first + 8 && i < m->nvec; i++)
 			if (pt_vec_pending(&m->vec[i]))
 				b |= 1u << (i - first);
-		return b;
+	} else {
+		b = dev->emu[off];
 	}
-	return dev->emu[off];
+	pthread_mutex_unlock(&dev->irq_lock);
+	return b;
+}
+
+void pt_irq_cfg_write(struct passthrough_device *dev, unsigned int off, uint8_t b)
+{
+	pthread_mutex_lock(&dev->irq_lock);
+	dev->emu[off] = (dev->emu[off] & ~dev->emu_wmask[off]) | (b & dev->emu_wmask[off]);
+	pthread_mutex_unlock(&dev->irq_lock);
 }
 
 void pt_irq_cfg_written(struct passthrough_device *dev)
 {
 	struct pt_msi *m = &dev->msi;
 
+	pthread_mutex_lock(&dev->irq_lock);
 	if (m->cap) {
 		unsigned int off = m->cap + PCI_MSI_FLAGS;
 		unsigned int qmax = (dev->emu[off] & PCI_MSI_FLAGS_QMASK) >> 1;
@@ -767,6 +778,7 @@ void pt_irq_cfg_written(struct passthrough_device *dev)
 			dev->emu[off] = (uint8_t)((dev->emu[off] & ~PCI_MSI_FLAGS_QSIZE) | qmax << 4);
 	}
 	pt_irq_update(dev);
+	pthread_mutex_unlock(&dev->irq_lock);
 }
 
 /* ---- The MSI-X table and PBA (in a BAR, trapped) ---- */
@@ -834,7 +846,7 @@ bool pt_msix_access(struct passthrough_device *dev, int bar, uint64_t off, void 
 			memset(data, 0, len);
 		return true;
 	}
-	pthread_mutex_lock(&dev->lock);
+	pthread_mutex_lock(&dev->irq_lock);
 	if (pba) {
 		first = (unsigned int)((off - m->pba_off) / 4);
 		if (!is_write) {
@@ -842,7 +854,7 @@ bool pt_msix_access(struct passthrough_device *dev, int bar, uint64_t off, void 
 				dw[i] = pt_msix_pba_read(dev, first + i);
 			memcpy(data, dw, len);
 		}
-		pthread_mutex_unlock(&dev->lock);
+		pthread_mutex_unlock(&dev->irq_lock);
 		return true;
 	}
 	first = (unsigned int)((off - m->table_off) / 4);
@@ -851,7 +863,7 @@ bool pt_msix_access(struct passthrough_device *dev, int bar, uint64_t off, void 
 			if (first + i < m->nvec * 4)
 				dw[i] = m->table[first + i];
 		memcpy(data, dw, len);
-		pthread_mutex_unlock(&dev->lock);
+		pthread_mutex_unlock(&dev->irq_lock);
 		return true;
 	}
 	memcpy(dw, data, len);
@@ -873,6 +885,6 @@ bool pt_msix_access(struct passthrough_device *dev, int bar, uint64_t off, void 
 		if (!m->on)
 			dev->irq_mode = PT_IRQ_NONE;
 	}
-	pthread_mutex_unlock(&dev->lock);
+	pthread_mutex_unlock(&dev->irq_lock);
 	return true;
 }

@@ -128,6 +128,14 @@ struct passthrough_device {
 	/* Write masks of the emulated MSI/MSI-X capability bytes (irq.c). */
 	uint8_t emu_wmask[PT_CFG_SIZE];
 
+	/*
+	 * Guards the interrupt state below and the MSI/MSI-X bytes of emu[].
+	 * Always the innermost lock: taken under dev->lock (config cycles)
+	 * and under the VM's bus lock (MSI-X table accesses), and nothing is
+	 * locked while it is held.  dev->lock itself cannot be taken in a
+	 * BAR access: a BAR move holds it while it takes the bus lock.
+	 */
+	pthread_mutex_t irq_lock;
 	enum pt_irq_mode irq_mode;
 	struct pt_intx intx;
 	struct pt_msi msi;
@@ -146,6 +154,8 @@ int pt_host_attach(struct passthrough_host *host, const struct passthrough_opts 
 /* config.c */
 int pt_config_init(struct passthrough_device *dev, char *err, size_t errlen);
 void pt_config_release(struct passthrough_device *dev);
+/* COMMAND, BARs, ROM and the interrupt line at power-on; the BARs out of the guest now. */
+void pt_config_reset(struct passthrough_device *dev);
 
 /* irq.c */
 /*
@@ -153,29 +163,35 @@ void pt_config_release(struct passthrough_device *dev);
  * at attach.  Marks the MSI/MSI-X capability bytes emulated.
  */
 int pt_irq_init(struct passthrough_device *dev, const uint8_t *cfg, char *err, size_t errlen);
-/* Turns every interrupt off (VFIO, irqfds, routes, eventfds) and frees the state. */
-void pt_irq_release(struct passthrough_device *dev);
-/* Power-on state of the capabilities; interrupts off, INTx back on when placed. */
-void pt_irq_reset(struct passthrough_device *dev);
-/* Whether config byte @off belongs to the MSI or MSI-X capability. */
-bool pt_irq_cfg_owns(struct passthrough_device *dev, unsigned int off);
-/* A guest read of emulated capability byte @off. */
-uint8_t pt_irq_cfg_read(struct passthrough_device *dev, unsigned int off);
-/* After a guest write to capability bytes: bring VFIO and KVM in line. */
-void pt_irq_cfg_written(struct passthrough_device *dev);
-/* The VMM's GSI for the pin (-1: none); INTx on now if nothing else is. */
-int pt_intx_set_gsi(struct passthrough_device *dev, int gsi);
-/* INTx on when the guest has neither MSI nor MSI-X enabled (dev->lock held). */
-void pt_irq_update(struct passthrough_device *dev);
-/* Whether [@off, @off + @len) of BAR @bar is the MSI-X table or PBA; serves it. */
-bool pt_msix_access(struct passthrough_device *dev, int bar, uint64_t off, void *data,
-		    unsigned int len, bool is_write);
-/* The page-aligned range of BAR @bar that must stay trapped (MSI-X table, PBA). */
+/* The page-aligned ranges of BAR @bar that must stay trapped (MSI-X table, PBA). */
 int pt_msix_holes(struct passthrough_device *dev, int bar, uint64_t page, uint64_t *start,
 		  uint64_t *end, int max);
-
-/* config.c */
-void pt_config_reset(struct passthrough_device *dev);
+/* Whether config byte @off belongs to the MSI or MSI-X capability (fixed at attach). */
+bool pt_irq_cfg_owns(struct passthrough_device *dev, unsigned int off);
+/*
+ * Config cycles (dev->lock held): a guest read of emulated capability byte
+ * @off; a write of one (its writable bits); after the writes, bring VFIO
+ * and KVM in line.  Each takes irq_lock.
+ */
+uint8_t pt_irq_cfg_read(struct passthrough_device *dev, unsigned int off);
+void pt_irq_cfg_write(struct passthrough_device *dev, unsigned int off, uint8_t b);
+void pt_irq_cfg_written(struct passthrough_device *dev);
+/*
+ * A guest access to a BAR (the VM's bus lock held): when [@off, @off + @len)
+ * of BAR @bar is the MSI-X table or PBA, serves it (taking irq_lock) and
+ * returns true.
+ */
+bool pt_msix_access(struct passthrough_device *dev, int bar, uint64_t off, void *data,
+		    unsigned int len, bool is_write);
+/* With irq_lock held (or at attach, alone): */
+/* Turns every interrupt off (VFIO, irqfds, routes, eventfds) and frees the state. */
+void pt_irq_release(struct passthrough_device *dev);
+/* Interrupts off; the capabilities and the MSI-X table at their power-on values. */
+void pt_irq_reset(struct passthrough_device *dev);
+/* The VMM's GSI for the pin (-1: none); INTx on now if nothing else is. */
+int pt_intx_set_gsi(struct passthrough_device *dev, int gsi);
+/* The mode the guest's registers ask for: MSI-X, MSI, INTx when placed, or none. */
+void pt_irq_update(struct passthrough_device *dev);
 
 /* bar.c */
 /* @cfg: the device's config space as read at attach (BAR types). */

@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -54,6 +56,12 @@ static struct {
 		struct passthrough_bar *bar;
 	} trap[MAX_TRAPS];
 	int ntrap;
+	/*
+	 * The VM's bus lock, as vmm/bus.c has it: a trapped access runs under
+	 * it for reading, trap_add/del take it for writing.
+	 */
+	pthread_rwlock_t bus;
+	int writer_in;		/* trap_del was entered (atomic) */
 	/* Fail the Nth call (1-based, counted from arming) of one op with -EIO. */
 	const char *fail_op;
 	int fail_at;
@@ -70,6 +78,8 @@ static bool vm_fails(const char *op)
 static int vm_trap_add(void *opaque, enum passthrough_space space, uint64_t base, uint64_t len,
 		       struct passthrough_bar *bar)
 {
+	pthread_rwlock_wrlock(&vm.bus);
+	pthread_rwlock_unlock(&vm.bus);
 	cr_assert_lt(vm.ntrap, MAX_TRAPS);
 	vm.trap[vm.ntrap].space = space;
 	vm.trap[vm.ntrap].base = base;
@@ -81,6 +91,9 @@ static int vm_trap_add(void *opaque, enum passthrough_space space, uint64_t base
 
 static int vm_trap_del(void *opaque, enum passthrough_space space, uint64_t base)
 {
+	__atomic_store_n(&vm.writer_in, 1, __ATOMIC_SEQ_CST);
+	pthread_rwlock_wrlock(&vm.bus);
+	pthread_rwlock_unlock(&vm.bus);
 	for (int i = 0; i < vm.ntrap; i++) {
 		if (vm.trap[i].space == space && vm.trap[i].base == base) {
 			vm.trap[i] = vm.trap[--vm.ntrap];
@@ -195,6 +208,7 @@ static void setup(void)
 
 	memset(&t, 0, sizeof(t));
 	memset(&vm, 0, sizeof(vm));
+	pthread_rwlock_init(&vm.bus, NULL);
 	t.km = kmodel_new(NULL);
 	cr_assert_not_null(t.km);
 	for (int i = 0; i < 4; i++) {
@@ -771,6 +785,44 @@ Test(irq, a_failed_msix_growth_leaves_nothing)
 	cr_expect_eq(nroutes(), 2);
 	cr_expect_eq(efd("0000:00:04.0", VFIO_PCI_MSIX_IRQ_INDEX, 2), -1);
 	cr_expect_eq(count_eventfds(), 2);
+}
+
+/*
+ * A vCPU in the MSI-X table, under the bus lock, while another moves the BAR:
+ * the mover holds the device while it waits for the bus lock, so the table
+ * access must not wait for the device.
+ */
+static sem_t reader_holds_bus;
+
+static void *table_reader(void *arg)
+{
+	struct passthrough_bar *bar = arg;
+
+	pthread_rwlock_rdlock(&vm.bus);
+	sem_post(&reader_holds_bus);
+	while (!__atomic_load_n(&vm.writer_in, __ATOMIC_SEQ_CST))
+		usleep(100);
+	/* The mover is in trap_del now, waiting for this bus lock. */
+	usleep(20000);
+	(void)tbl_rd(bar, 12);
+	pthread_rwlock_unlock(&vm.bus);
+	return NULL;
+}
+
+/* Deadlocked (the test times out) if a table access took the lock a BAR move holds. */
+Test(irq, a_bar_move_and_a_table_access_do_not_deadlock, .timeout = 30)
+{
+	struct passthrough_bar *bar;
+	struct passthrough_device *d = msix_device(false, &bar);
+	pthread_t th;
+
+	sem_init(&reader_holds_bus, 0, 0);
+	cr_assert_eq(pthread_create(&th, NULL, table_reader, bar), 0);
+	sem_wait(&reader_holds_bus);
+	wr(d, 0x18, 4, (uint32_t)MSIX_BAR_GPA + 0x100000);
+	pthread_join(th, NULL);
+	cr_expect_eq(vm.ntrap, 1);
+	cr_expect_eq(vm.trap[0].base, MSIX_BAR_GPA + 0x100000);
 }
 
 /* ---- Reset ---- */
