@@ -3,6 +3,7 @@
  * bench-dma-lab: times the DMA mapping of guest RAM, in the lab (run by
  * tests/passthrough/bench-dma, which prints the table).
  *
+ *   bench-dma-lab all   BDF SIZE_MIB [-H HUGETLBFS_DIR] [-r REPS] [-q QEMU] [-a ACCEL]
  *   bench-dma-lab ferry BDF SIZE_MIB [-H HUGETLBFS_DIR] [-r REPS]
  *   bench-dma-lab raw   BDF SIZE_MIB [-H HUGETLBFS_DIR] [-r REPS]
  *   bench-dma-lab qemu  BDF SIZE_MIB [-H HUGETLBFS_DIR] [-r REPS] [-q QEMU] [-a ACCEL]
@@ -12,7 +13,9 @@
  * pages it reserves with fallocate; 4 KiB pages are not touched beforehand,
  * so pinning them faults them in, as at a real ferry start).  It prints one
  * line per quantity:
- *   BENCH <mode> <what> <size_mib> <4k|2m> median_ms <m> samples_ms <s,...>
+ *   BENCH <vmm> <what> <size_mib> <4k|2m> median_ms <m> samples_ms <s,...>
+ * "all" interleaves the runs (raw, ferry, QEMU, raw, ferry, ...) so that the
+ * lab's changing load (it shares the host's cores) falls on each alike.
  *
  * ferry: ferry's own code path, passthrough_host_new + passthrough_device_add
  *   (group, container, SET_IOMMU, the fill of the new container from the
@@ -85,7 +88,8 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static void report(const struct bench *b, const char *what, const double *samples, int n)
+static void report(const struct bench *b, const char *vmm, const char *what,
+		   const double *samples, int n)
 {
 	double sorted[MAX_REPS];
 	double median;
@@ -93,7 +97,7 @@ static void report(const struct bench *b, const char *what, const double *sample
 	memcpy(sorted, samples, sizeof(double) * (size_t)n);
 	qsort(sorted, (size_t)n, sizeof(double), cmp_double);
 	median = n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
-	printf("BENCH %s %s %llu %s median_ms %.2f samples_ms", b->mode, what,
+	printf("BENCH %s %s %llu %s median_ms %.2f samples_ms", vmm, what,
 	       (unsigned long long)(b->size >> 20), b->huge ? "2m" : "4k", median);
 	for (int i = 0; i < n; i++)
 		printf("%c%.2f", i ? ',' : ' ', samples[i]);
@@ -236,19 +240,17 @@ static int region_uncopy(void *opaque, const struct mem_region *r)
 	return 0;
 }
 
-static int bench_ferry(const struct bench *b)
+/*
+ * One untimed attach: the first attach of a process pays for cold sysfs
+ * lookups and the like, which neither QEMU's nor the raw numbers include.
+ */
+static int ferry_warm_up(const struct bench *b)
 {
-	double with_ram[MAX_REPS], empty[MAX_REPS], live[MAX_REPS];
 	struct passthrough_host *host;
 	struct mem_map *warm;
 	int kvm, vm, ret;
 	double ms;
 
-	/*
-	 * One untimed attach first: the first attach of a process pays for
-	 * cold sysfs lookups and the like, which neither QEMU's nor the raw
-	 * numbers include in their difference.
-	 */
 	ret = mem_map_new(&warm);
 	if (ret)
 		return ret;
@@ -259,64 +261,63 @@ static int bench_ferry(const struct bench *b)
 		close(kvm);
 	}
 	mem_map_free(warm);
+	return ret;
+}
+
+/* One run of each ferry measurement, each on fresh RAM. */
+static int ferry_once(const struct bench *b, double *with_ram, double *empty, double *live)
+{
+	struct mem_map *map, *ram_map, *live_map;
+	struct passthrough_host *host;
+	struct mem_ram *ram;
+	struct copy_ctx copy;
+	int kvm, vm, ret;
+	double t0;
+
+	/* The attach as at ferry's start: RAM first, then the device. */
+	ret = ram_make(b, &map, &ram);
 	if (ret)
 		return ret;
-	for (int i = 0; i < b->reps; i++) {
-		struct mem_map *map, *ram_map, *live_map;
-		struct mem_ram *ram;
-		struct copy_ctx copy;
-		double t0;
-
-		/* The attach as at ferry's start: RAM first, then the device. */
-		ret = ram_make(b, &map, &ram);
-		if (ret)
-			return ret;
-		ret = ferry_attach(b, map, &host, &kvm, &vm, &with_ram[i]);
-		if (ret) {
-			ram_drop(map, ram);
-			return ret;
-		}
-		passthrough_host_free(host);
-		close(vm);
-		close(kvm);
+	ret = ferry_attach(b, map, &host, &kvm, &vm, with_ram);
+	if (ret) {
 		ram_drop(map, ram);
-
-		/* The same attach with no RAM, then RAM added to the live container. */
-		ret = mem_map_new(&live_map);
-		if (ret)
-			return ret;
-		ret = ram_make(b, &ram_map, &ram);
-		if (ret) {
-			mem_map_free(live_map);
-			return ret;
-		}
-		ret = ferry_attach(b, live_map, &host, &kvm, &vm, &empty[i]);
-		if (ret) {
-			ram_drop(ram_map, ram);
-			mem_map_free(live_map);
-			return ret;
-		}
-		copy.to = live_map;
-		copy.added = 0;
-		t0 = now_ms();
-		ret = mem_map_for_each(ram_map, region_copy, &copy);
-		live[i] = now_ms() - t0;
-		if (ret)
-			fprintf(stderr, "bench-dma-lab: ferry: adding RAM to the live map: %s\n",
-				strerror(-ret));
-		passthrough_host_free(host);
-		close(vm);
-		close(kvm);
-		mem_map_for_each(ram_map, region_uncopy, live_map);
-		mem_map_free(live_map);
-		ram_drop(ram_map, ram);
-		if (ret)
-			return ret;
+		return ret;
 	}
-	report(b, "attach-ram", with_ram, b->reps);
-	report(b, "attach-empty", empty, b->reps);
-	report(b, "map-live", live, b->reps);
-	return 0;
+	passthrough_host_free(host);
+	close(vm);
+	close(kvm);
+	ram_drop(map, ram);
+
+	/* The same attach with no RAM, then RAM added to the live container. */
+	ret = mem_map_new(&live_map);
+	if (ret)
+		return ret;
+	ret = ram_make(b, &ram_map, &ram);
+	if (ret) {
+		mem_map_free(live_map);
+		return ret;
+	}
+	ret = ferry_attach(b, live_map, &host, &kvm, &vm, empty);
+	if (ret) {
+		ram_drop(ram_map, ram);
+		mem_map_free(live_map);
+		return ret;
+	}
+	copy.to = live_map;
+	copy.added = 0;
+	t0 = now_ms();
+	ret = mem_map_for_each(ram_map, region_copy, &copy);
+	*live = now_ms() - t0;
+	if (ret)
+		fprintf(stderr, "bench-dma-lab: ferry: adding RAM to the live map: %s\n",
+			strerror(-ret));
+	passthrough_host_free(host);
+	close(vm);
+	close(kvm);
+	mem_map_for_each(ram_map, region_uncopy, live_map);
+	mem_map_free(live_map);
+	ram_drop(ram_map, ram);
+	return ret;
 }
 
 /* ---- raw ioctls ---- */
@@ -364,74 +365,68 @@ static int raw_map_one(void *opaque, const struct mem_region *r)
 	return 0;
 }
 
-static int bench_raw(const struct bench *b)
+/* One run of the raw MAP_DMA calls, on fresh RAM and a new container. */
+static int raw_once(const struct bench *b, double *ms)
 {
-	double samples[MAX_REPS];
+	struct vfio_group_status status = { .argsz = sizeof(status) };
+	struct raw_ctx c = { .nr = 0 };
+	struct mem_map *map;
+	struct mem_ram *ram;
+	const char *what;
 	char path[64];
-	int group_id, ret;
+	int group_id = 0, group, ret;
+	double t0;
 
 	ret = group_of(b->bdf, &group_id);
 	if (ret)
 		return ret;
 	snprintf(path, sizeof(path), "/dev/vfio/%d", group_id);
-	for (int i = 0; i < b->reps; i++) {
-		struct vfio_group_status status = { .argsz = sizeof(status) };
-		struct raw_ctx c = { .nr = 0 };
-		struct mem_map *map;
-		struct mem_ram *ram;
-		const char *what;
-		int group;
-		double t0;
-
-		ret = ram_make(b, &map, &ram);
-		if (ret)
-			return ret;
-		c.container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
-		group = open(path, O_RDWR | O_CLOEXEC);
-		what = "open /dev/vfio/vfio or the group";
-		if (c.container < 0 || group < 0)
-			goto fail;
-		what = "VFIO_GROUP_GET_STATUS";
-		if (ioctl(group, VFIO_GROUP_GET_STATUS, &status))
-			goto fail;
-		what = "VFIO_GROUP_SET_CONTAINER";
-		if (ioctl(group, VFIO_GROUP_SET_CONTAINER, &c.container))
-			goto fail;
-		what = "VFIO_SET_IOMMU";
-		if (ioctl(c.container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU))
-			goto fail;
-		t0 = now_ms();
-		ret = mem_map_for_each(map, raw_map_one, &c);
-		samples[i] = now_ms() - t0;
-		what = "VFIO_IOMMU_MAP_DMA";
-		if (ret) {
-			errno = -ret;
-			goto fail;
-		}
-		for (int k = 0; k < c.nr; k++) {
-			struct vfio_iommu_type1_dma_unmap unmap = {
-				.argsz = sizeof(unmap), .iova = c.iova[k], .size = c.size[k],
-			};
-
-			ioctl(c.container, VFIO_IOMMU_UNMAP_DMA, &unmap);
-		}
-		ioctl(group, VFIO_GROUP_UNSET_CONTAINER);
-		close(group);
-		close(c.container);
-		ram_drop(map, ram);
-		continue;
-fail:
-		ret = -errno;
-		fprintf(stderr, "bench-dma-lab: raw: %s: %s\n", what, strerror(errno));
-		if (group >= 0)
-			close(group);
-		if (c.container >= 0)
-			close(c.container);
-		ram_drop(map, ram);
+	ret = ram_make(b, &map, &ram);
+	if (ret)
 		return ret;
+	c.container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+	group = open(path, O_RDWR | O_CLOEXEC);
+	what = "open /dev/vfio/vfio or the group";
+	if (c.container < 0 || group < 0)
+		goto fail;
+	what = "VFIO_GROUP_GET_STATUS";
+	if (ioctl(group, VFIO_GROUP_GET_STATUS, &status))
+		goto fail;
+	what = "VFIO_GROUP_SET_CONTAINER";
+	if (ioctl(group, VFIO_GROUP_SET_CONTAINER, &c.container))
+		goto fail;
+	what = "VFIO_SET_IOMMU";
+	if (ioctl(c.container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU))
+		goto fail;
+	t0 = now_ms();
+	ret = mem_map_for_each(map, raw_map_one, &c);
+	*ms = now_ms() - t0;
+	what = "VFIO_IOMMU_MAP_DMA";
+	if (ret) {
+		errno = -ret;
+		goto fail;
 	}
-	report(b, "map", samples, b->reps);
+	for (int k = 0; k < c.nr; k++) {
+		struct vfio_iommu_type1_dma_unmap unmap = {
+			.argsz = sizeof(unmap), .iova = c.iova[k], .size = c.size[k],
+		};
+
+		ioctl(c.container, VFIO_IOMMU_UNMAP_DMA, &unmap);
+	}
+	ioctl(group, VFIO_GROUP_UNSET_CONTAINER);
+	close(group);
+	close(c.container);
+	ram_drop(map, ram);
 	return 0;
+fail:
+	ret = -errno;
+	fprintf(stderr, "bench-dma-lab: raw: %s: %s\n", what, strerror(errno));
+	if (group >= 0)
+		close(group);
+	if (c.container >= 0)
+		close(c.container);
+	ram_drop(map, ram);
+	return ret;
 }
 
 /* ---- QEMU ---- */
@@ -596,34 +591,67 @@ static int qemu_ready(const struct bench *b, bool with_vfio, double *ms)
 	return ret;
 }
 
-static int bench_qemu(const struct bench *b)
+/* One run of QEMU without the device, then with it. */
+static int qemu_once(const struct bench *b, double *map, double *vfio, double *plain)
 {
-	double vfio[MAX_REPS], plain[MAX_REPS], map[MAX_REPS];
 	int ret;
 
-	for (int i = 0; i < b->reps; i++) {
-		ret = qemu_ready(b, false, &plain[i]);
+	ret = qemu_ready(b, false, plain);
+	if (ret)
+		return ret;
+	ret = qemu_ready(b, true, vfio);
+	if (ret)
+		return ret;
+	ret = qemu_trace_map_ms(map);
+	if (ret)
+		fprintf(stderr, "bench-dma-lab: qemu: no vfio trace in %s: %s\n",
+			QEMU_TRACE_LOG, strerror(-ret));
+	return ret;
+}
+
+/*
+ * The runs of the chosen VMMs, interleaved (raw, ferry, QEMU, raw, ...) so
+ * that a change of the lab's load (it shares the host's cores) falls on all
+ * of them alike, then one BENCH line per quantity.
+ */
+static int bench_run(const struct bench *b, bool raw, bool ferry, bool qemu)
+{
+	double raw_map[MAX_REPS] = { 0 }, with_ram[MAX_REPS] = { 0 }, empty[MAX_REPS] = { 0 };
+	double live[MAX_REPS] = { 0 }, qemu_map[MAX_REPS] = { 0 }, vfio[MAX_REPS] = { 0 };
+	double plain[MAX_REPS] = { 0 };
+	int ret;
+
+	if (ferry) {
+		ret = ferry_warm_up(b);
 		if (ret)
 			return ret;
-		ret = qemu_ready(b, true, &vfio[i]);
-		if (ret)
-			return ret;
-		ret = qemu_trace_map_ms(&map[i]);
-		if (ret) {
-			fprintf(stderr, "bench-dma-lab: qemu: no vfio trace in %s: %s\n",
-				QEMU_TRACE_LOG, strerror(-ret));
-			return ret;
-		}
 	}
-	report(b, "map", map, b->reps);
-	report(b, "ready-vfio", vfio, b->reps);
-	report(b, "ready-plain", plain, b->reps);
+	for (int i = 0; i < b->reps; i++) {
+		if (raw && (ret = raw_once(b, &raw_map[i])))
+			return ret;
+		if (ferry && (ret = ferry_once(b, &with_ram[i], &empty[i], &live[i])))
+			return ret;
+		if (qemu && (ret = qemu_once(b, &qemu_map[i], &vfio[i], &plain[i])))
+			return ret;
+	}
+	if (raw)
+		report(b, "raw", "map", raw_map, b->reps);
+	if (ferry) {
+		report(b, "ferry", "attach-ram", with_ram, b->reps);
+		report(b, "ferry", "attach-empty", empty, b->reps);
+		report(b, "ferry", "map-live", live, b->reps);
+	}
+	if (qemu) {
+		report(b, "qemu", "map", qemu_map, b->reps);
+		report(b, "qemu", "ready-vfio", vfio, b->reps);
+		report(b, "qemu", "ready-plain", plain, b->reps);
+	}
 	return 0;
 }
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: bench-dma-lab ferry|raw|qemu BDF SIZE_MIB [-H HUGETLBFS_DIR] "
+	fprintf(stderr, "usage: bench-dma-lab all|ferry|raw|qemu BDF SIZE_MIB [-H HUGETLBFS_DIR] "
 		"[-r REPS] [-q QEMU] [-a ACCEL]\n");
 	exit(2);
 }
@@ -649,12 +677,14 @@ int main(int argc, char **argv)
 	b.size = strtoull(argv[optind + 2], NULL, 0) << 20;
 	if (!b.size)
 		usage();
-	if (!strcmp(b.mode, "ferry"))
-		ret = bench_ferry(&b);
+	if (!strcmp(b.mode, "all"))
+		ret = bench_run(&b, true, true, true);
+	else if (!strcmp(b.mode, "ferry"))
+		ret = bench_run(&b, false, true, false);
 	else if (!strcmp(b.mode, "raw"))
-		ret = bench_raw(&b);
+		ret = bench_run(&b, true, false, false);
 	else if (!strcmp(b.mode, "qemu"))
-		ret = bench_qemu(&b);
+		ret = bench_run(&b, false, false, true);
 	else
 		usage();
 	return ret ? 1 : 0;
