@@ -137,22 +137,69 @@ def edu_args(id):
     return {"driver": "vfio-pci", "host": bdf, "id": id, "bus": "pci.0", "addr": "0x2"}
 
 
-for p in (sock_path, serial):
-    if os.path.exists(p):
-        os.unlink(p)
-proc = subprocess.Popen([ferry, "-kernel", kernel, "-initrd", initrd,
-                         "-append", "console=ttyS0 panic=-1", "-m", "192M", "-nographic",
-                         "-serial", "file:" + serial,
-                         "-qmp", "unix:%s,server=on,wait=off" % sock_path],
-                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                        stderr=subprocess.STDOUT)
-q = None
-try:
-    for _ in range(200):
-        if os.path.exists(sock_path):
+def start_ferry(extra):
+    """ferry with a fresh console file and socket; returns it and a connected client."""
+    for p in (sock_path, serial):
+        if os.path.exists(p):
+            os.unlink(p)
+    proc = subprocess.Popen([ferry, "-kernel", kernel, "-initrd", initrd,
+                             "-append", "console=ttyS0 panic=-1", "-m", "192M", "-nographic",
+                             "-serial", "file:" + serial,
+                             "-qmp", "unix:%s,server=on,wait=off" % sock_path] + extra,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    for _ in range(400):
+        if os.path.exists(sock_path) or proc.poll() is not None:
             break
         time.sleep(0.05)
-    q = Qmp(sock_path)
+    return proc, Qmp(sock_path)
+
+
+def finish(proc):
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    out = proc.stdout.read().decode(errors="replace")
+    if out:
+        print("ferry said:\n" + out, flush=True)
+
+
+def cold_plug():
+    """A -device (cold-plugged) device is unplugged the same way."""
+    proc, q = start_ferry(["-device", "vfio-pci,host=%s,id=cold0" % bdf])
+    try:
+        q.recv(10)
+        q.cmd("qmp_capabilities")
+        if not check("cold-boot", wait_serial(r"^FERRY-PCI-ADD: 0000:00:0.\.0 0x1234 0x11e8",
+                                               timeout=240), serial_text()[-2000:]):
+            return
+        r = q.cmd("device_del", {"id": "cold0"})
+        try:
+            ev = q.event("DEVICE_DELETED", 120)
+        except Exception as e:
+            ev = {"error": str(e)}
+        check("cold-device-del", r == {"return": {}} and ev.get("data") ==
+              {"device": "cold0", "path": "/machine/peripheral/cold0"}, "%s %s" % (r, ev))
+        try:
+            fd = os.open(gpath, os.O_RDWR)
+            os.close(fd)
+            check("cold-group-reopens", True)
+        except OSError as e:
+            check("cold-group-reopens", False, "%s: %s" % (gpath, e))
+        check("cold-guest-saw-removal",
+              wait_serial(r"^FERRY-PCI-DEL: 0000:00:0.\.0", timeout=60), serial_text()[-1500:])
+        q.cmd("quit")
+        proc.wait(timeout=60)
+    except Exception as e:
+        check("cold-client", False, "%s: %s" % (type(e).__name__, e))
+    finally:
+        finish(proc)
+
+
+q = None
+proc = None
+try:
+    proc, q = start_ferry([])
     greet = q.recv(10)
     neg = q.cmd("qmp_capabilities")
     check("qmp-greeting", "QMP" in greet and neg.get("return") == {}, "%s %s" % (greet, neg))
@@ -236,6 +283,7 @@ try:
 
     base_fds, base_lck = fd_count(proc.pid), vmlck(proc.pid)
     adds = len(re.findall(r"^FERRY-PCI-ADD: %s" % GUEST_BDF, serial_text(), re.M))
+    dels = len(re.findall(r"^FERRY-PCI-DEL: %s" % GUEST_BDF, serial_text(), re.M))
     done = 0
     why = ""
     for i in range(cycles):
@@ -258,7 +306,14 @@ try:
         if ev.get("data", {}).get("device") != "hp%d" % i:
             why = "cycle %d: %s" % (i, ev)
             break
+        # The guest polls its bus: let it see the removal before the next add.
+        if not wait_serial(r"^FERRY-PCI-DEL: %s" % GUEST_BDF, count=dels + i + 1, timeout=60):
+            why = "cycle %d: the guest did not see the removal" % i
+            break
         done += 1
+    if done != cycles:
+        r = q.cmd("query-pci")
+        why += "\nquery-pci: %s\nthe guest's console:\n%s" % (json.dumps(r), serial_text()[-3000:])
     check("cycles", done == cycles, "%d of %d cycles: %s" % (done, cycles, why))
     fds, lck = fd_count(proc.pid), vmlck(proc.pid)
     check("fds-stable", fds == base_fds, "%d fds before the cycles, %d after" % (base_fds, fds))
@@ -271,11 +326,7 @@ try:
 except Exception as e:
     check("client", False, "%s: %s" % (type(e).__name__, e))
 finally:
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()
-    out = proc.stdout.read().decode(errors="replace")
-    if out:
-        print("ferry said:\n" + out, flush=True)
-    sys.stdout.flush()
+    if proc:
+        finish(proc)
+cold_plug()
 print("CLIENT-DONE", flush=True)
