@@ -201,6 +201,22 @@ err_put:
 	return ret;
 }
 
+/* Whether a member of IOMMU group @group is bound to a driver other than vfio's. */
+static bool attach_group_on_host_driver(struct vfio_sys *sys, unsigned int group)
+{
+	struct vfio_bdf bdfs[64];
+	int n = vfio_host_group_devices(sys, group, bdfs, sizeof(bdfs) / sizeof(bdfs[0]));
+
+	for (int i = 0; i < n && i < (int)(sizeof(bdfs) / sizeof(bdfs[0])); i++) {
+		char driver[64];
+
+		if (!vfio_host_device_driver(sys, &bdfs[i], driver, sizeof(driver)) && *driver &&
+		    !vfio_driver_is_vfio(driver))
+			return true;
+	}
+	return false;
+}
+
 /* @cdev_fd: a pre-opened cdev (-1: open it here); closed on failure either way. */
 static int device_attach_cdev(struct vfio_ctx *ctx, struct vfio_device *dev, int cdev_fd,
 			      struct vfio_err *err)
@@ -264,8 +280,16 @@ opened:
 	}
 	ret = vfio_devfd_bind_iommufd(sys, dev->fd, ctx->container_fd, &dev->dev_id);
 	if (ret) {
-		/* The cdev opens freely; the group's single owner is enforced here. */
-		if (ret == -EBUSY)
+		/*
+		 * The cdev opens freely; the group's single owner and its
+		 * viability (no member on a host driver) are enforced here.
+		 * The group node path checks GET_STATUS first; this path has
+		 * no group node, so sysfs says whether it was viability.
+		 */
+		if ((ret == -EPERM || ret == -EBUSY) && attach_group_on_host_driver(sys,
+										      dev->group_id))
+			vfio_explain_not_viable(sys, dev->group_id, err);
+		else if (ret == -EBUSY)
 			vfio_explain_open(sys, dev->group_id, path, ret, err);
 		else
 			vfio_err_set(err, ret, "binding %s to the iommufd "

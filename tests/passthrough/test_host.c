@@ -505,6 +505,18 @@ Test(host, one_group_cannot_be_split_between_container_and_iommufd)
 	cr_expect_eq(passthrough_host_device_count(t.host), 2);
 }
 
+Test(host, a_group_not_viable_is_named_on_the_cdev_path_too)
+{
+	setup_iommufd_kernel(one_obj, 1);
+	host_new();
+	/* Group 7: 01:02.0 stays on e1000e.  The cdev path has no GET_STATUS. */
+	add_fails("vfio-pci,host=0000:01:01.0,iommufd=ifd0");
+	cr_expect(strstr(t.err, "IOMMU group 7 is not viable"), "%s", t.err);
+	cr_expect(strstr(t.err, "0000:01:02.0: e1000e"), "%s", t.err);
+	cr_expect_leq(kmodel_live_fds(t.km), t.base_fds + 1);
+	cr_expect(group_opens_again(7));
+}
+
 Test(host, an_unknown_object_says_which_to_add)
 {
 	setup_iommufd_kernel(one_obj, 1);
