@@ -121,7 +121,9 @@ struct qmp_machine_ops {
  * internal-error after a vCPU failure) and turns the machine's events
  * (vmm_set_event_handler(), which it takes over) into SHUTDOWN and RESET
  * with QEMU's reasons: guest-shutdown, guest-reset, host-qmp-quit,
- * host-qmp-system-reset, host-signal, host-error.
+ * host-qmp-system-reset, host-signal, host-error.  Its device ops are
+ * vmm_device_add(), vmm_device_del() and vmm_pci_list(), and the machine's
+ * VMM_EVENT_DEVICE_DELETED becomes DEVICE_DELETED {device, path}.
  *
  * Order: qmp_vmm_machine_new() after vmm_new(); qmp_server_free() before
  * vmm_free(); qmp_vmm_machine_free() after vmm_free(), when no vCPU thread

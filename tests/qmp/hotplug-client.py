@@ -188,6 +188,29 @@ def cold_plug():
             check("cold-group-reopens", False, "%s: %s" % (gpath, e))
         check("cold-guest-saw-removal",
               wait_serial(r"^FERRY-PCI-DEL: 0000:00:0.\.0", timeout=60), serial_text()[-1500:])
+        # An unplug still pending when the machine resets is finished by the reset.
+        r = q.cmd("device_add", edu_args("hot1"))
+        seen = wait_serial(r"^FERRY-PCI-ADD: %s" % GUEST_BDF, timeout=120)
+        q.send_raw('{"execute":"device_del","arguments":{"id":"hot1"}}\n'
+                   '{"execute":"system_reset"}')
+        r1, r2 = q.reply(), q.reply()
+        try:
+            ev = q.event("DEVICE_DELETED", 120)
+        except Exception as e:
+            ev = {"error": str(e)}
+        try:
+            fd = os.open(gpath, os.O_RDWR)
+            os.close(fd)
+            reopened = True
+        except OSError:
+            reopened = False
+        r3 = q.cmd("query-pci")
+        left = [d for d in r3.get("return", [{}])[0].get("devices", []) if d.get("slot")]
+        check("reset-finishes-unplug", r == {"return": {}} and seen and r1 == {"return": {}} and
+              r2 == {"return": {}} and ev.get("data", {}).get("device") == "hot1" and
+              reopened and not left and
+              wait_serial(r"^FERRY-GUEST-READY", count=2, timeout=240),
+              "%s %s %s %s %s reopened=%s left=%s" % (r, seen, r1, r2, ev, reopened, left))
         q.cmd("quit")
         proc.wait(timeout=60)
     except Exception as e:
