@@ -146,7 +146,8 @@ enum vmm_event {
 /* Which device, for VMM_EVENT_DEVICE_DELETED (NULL for the other events). */
 struct vmm_event_device {
 	const char *id;		/* NULL when it had no id */
-	const char *path;	/* QOM path: /machine/peripheral/ID, or .../peripheral-anon/device[N] */
+	/* QOM path: /machine/peripheral/ID, or /machine/peripheral-anon/device[N] */
+	const char *path;
 };
 typedef void (*vmm_event_fn)(void *opaque, enum vmm_event event, enum vmm_stop_reason reason,
 			     const struct vmm_event_device *dev);

@@ -17,6 +17,10 @@
 #include "tests/qmp/harness.h"
 
 #define FAKE_MAX 8
+/* The start of a command with arguments. */
+#define ADD "{\"execute\":\"device_add\",\"arguments\":"
+#define DEL "{\"execute\":\"device_del\",\"arguments\":"
+#define QOM "{\"execute\":\"qom-list\",\"arguments\":"
 
 struct fake_dev {
 	bool used, pending;
@@ -137,7 +141,8 @@ static int fake_pci_list(void *opaque, struct vmm_pci_info **out, size_t *nr)
 		if (d->id[0])
 			snprintf(p->path, sizeof(p->path), "/machine/peripheral/%s", d->id);
 		else
-			snprintf(p->path, sizeof(p->path), "/machine/peripheral-anon/device[%d]", i);
+			snprintf(p->path, sizeof(p->path), "/machine/peripheral-anon/device[%d]",
+				 i);
 	}
 	pthread_mutex_unlock(&fm.lock);
 	*out = list;
@@ -243,7 +248,7 @@ Test(device, libvirt_hostdev_exchange)
 	struct tc c;
 
 	tc_open(&c, &t);
-	tc_send(&c, "{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"vfio-pci\","
+	tc_send(&c, ADD "{\"driver\":\"vfio-pci\","
 		    "\"host\":\"0000:06:12.2\",\"id\":\"hostdev0\",\"bus\":\"pci.0\","
 		    "\"addr\":\"0x2\"},\"id\":\"libvirt-7\"}\r\n");
 	expect_line(&c, "{\"return\":{},\"id\":\"libvirt-7\"}");
@@ -251,12 +256,12 @@ Test(device, libvirt_hostdev_exchange)
 	cr_assert_str_eq(fm.last_props,
 			 "driver=vfio-pci,host=0000:06:12.2,id=hostdev0,bus=pci.0,addr=0x2");
 
-	tc_send(&c, "{\"execute\":\"qom-list\",\"arguments\":{\"path\":\"/machine/peripheral\"},"
+	tc_send(&c, QOM "{\"path\":\"/machine/peripheral\"},"
 		    "\"id\":\"libvirt-8\"}\r\n");
 	expect_line(&c, "{\"return\":[{\"name\":\"type\",\"type\":\"string\"},"
 		    "{\"name\":\"hostdev0\",\"type\":\"child<vfio-pci>\"}],\"id\":\"libvirt-8\"}");
 
-	tc_send(&c, "{\"execute\":\"device_del\",\"arguments\":{\"id\":\"hostdev0\"},"
+	tc_send(&c, DEL "{\"id\":\"hostdev0\"},"
 		    "\"id\":\"libvirt-9\"}\r\n");
 	expect_line(&c, "{\"return\":{},\"id\":\"libvirt-9\"}");
 	fake_eject("hostdev0");
@@ -268,9 +273,9 @@ Test(device, libvirt_hostdev_exchange)
 	json_object_put(ev);
 
 	/* Gone: another device_del of it is DeviceNotFound, qom-list is empty. */
-	expect_error(tc_cmd(&c, "{\"execute\":\"device_del\",\"arguments\":{\"id\":\"hostdev0\"}}"),
+	expect_error(tc_cmd(&c, DEL "{\"id\":\"hostdev0\"}}"),
 		     "DeviceNotFound", "Device 'hostdev0' not found");
-	tc_send(&c, "{\"execute\":\"qom-list\",\"arguments\":{\"path\":\"/machine/peripheral\"}}");
+	tc_send(&c, QOM "{\"path\":\"/machine/peripheral\"}}");
 	expect_line(&c, "{\"return\":[{\"name\":\"type\",\"type\":\"string\"}]}");
 	tc_close(&c);
 }
@@ -281,10 +286,11 @@ Test(device, device_del_twice_while_pending)
 	struct tc c;
 
 	tc_open(&c, &t);
-	expect_return_empty(tc_cmd(&c, "{\"execute\":\"device_add\",\"arguments\":"
-				   "{\"driver\":\"vfio-pci\",\"host\":\"01:00.0\",\"id\":\"d1\"}}"));
-	expect_return_empty(tc_cmd(&c, "{\"execute\":\"device_del\",\"arguments\":{\"id\":\"d1\"}}"));
-	expect_error(tc_cmd(&c, "{\"execute\":\"device_del\",\"arguments\":{\"id\":\"d1\"}}"),
+	expect_return_empty(tc_cmd(&c, ADD
+				   "{\"driver\":\"vfio-pci\","
+				   "\"host\":\"01:00.0\",\"id\":\"d1\"}}"));
+	expect_return_empty(tc_cmd(&c, DEL "{\"id\":\"d1\"}}"));
+	expect_error(tc_cmd(&c, DEL "{\"id\":\"d1\"}}"),
 		     "GenericError", "Device d1 is already in the process of unplug");
 	/* query-pci shows it until the guest has let go. */
 	m = tc_cmd(&c, "{\"execute\":\"query-pci\"}");
@@ -301,21 +307,22 @@ Test(device, bad_input)
 	struct tc c;
 
 	tc_open(&c, &t);
-	expect_error(tc_cmd(&c, "{\"execute\":\"device_add\",\"arguments\":{\"host\":\"01:00.0\"}}"),
+	expect_error(tc_cmd(&c, ADD "{\"host\":\"01:00.0\"}}"),
 		     "GenericError", "Parameter 'driver' is missing");
-	expect_error(tc_cmd(&c, "{\"execute\":\"device_add\",\"arguments\":{\"driver\":3}}"),
+	expect_error(tc_cmd(&c, ADD "{\"driver\":3}}"),
 		     "GenericError", "Parameter 'driver' expects a string");
-	expect_error(tc_cmd(&c, "{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"vfio-pci\","
+	expect_error(tc_cmd(&c, ADD "{\"driver\":\"vfio-pci\","
 			    "\"id\":true}}"),
 		     "GenericError", "Parameter 'id' expects a string");
-	expect_error(tc_cmd(&c, "{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"vfio-pci\","
+	expect_error(tc_cmd(&c, ADD "{\"driver\":\"vfio-pci\","
 			    "\"host\":[1]}}"),
 		     "GenericError", "Parameter 'host' expects a string");
-	expect_error(tc_cmd(&c, "{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"vfio-pci\","
+	expect_error(tc_cmd(&c, ADD "{\"driver\":\"vfio-pci\","
 			    "\"host\":\"01:00.0\",\"addr\":300}}"),
 		     "GenericError",
-		     "Parameter 'addr' expects a PCI address (slot.function, or a devfn from 0 to 255)");
-	expect_error(tc_cmd(&c, "{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"vfio-pci\","
+		     "Parameter 'addr' expects a PCI address (slot.function, or a devfn from 0 "
+		     "to 255)");
+	expect_error(tc_cmd(&c, ADD "{\"driver\":\"vfio-pci\","
 			    "\"fd\":\"myfd\"}}"),
 		     "GenericError",
 		     "Property 'fd' is not supported yet: give 'host' (the host device's PCI "
@@ -323,12 +330,12 @@ Test(device, bad_input)
 	cr_assert_eq(fm.add_calls, 0, "the machine saw none of these");
 	expect_error(tc_cmd(&c, "{\"execute\":\"device_del\"}"), "GenericError",
 		     "Parameter 'id' is missing");
-	expect_error(tc_cmd(&c, "{\"execute\":\"device_del\",\"arguments\":{\"id\":\"x\","
+	expect_error(tc_cmd(&c, DEL "{\"id\":\"x\","
 			    "\"force\":true}}"),
 		     "GenericError", "Parameter 'force' is unexpected");
-	expect_error(tc_cmd(&c, "{\"execute\":\"device_del\",\"arguments\":{\"id\":\"nosuch\"}}"),
+	expect_error(tc_cmd(&c, DEL "{\"id\":\"nosuch\"}}"),
 		     "DeviceNotFound", "Device 'nosuch' not found");
-	expect_error(tc_cmd(&c, "{\"execute\":\"qom-list\",\"arguments\":{\"path\":\"/nope\"}}"),
+	expect_error(tc_cmd(&c, QOM "{\"path\":\"/nope\"}}"),
 		     "DeviceNotFound", "Device '/nope' not found");
 	tc_close(&c);
 }
@@ -339,7 +346,7 @@ Test(device, scalars_become_device_text)
 
 	tc_open(&c, &t);
 	/* A JSON integer addr is a devfn (QEMU's), a boolean is on/off. */
-	expect_return_empty(tc_cmd(&c, "{\"execute\":\"device_add\",\"arguments\":{"
+	expect_return_empty(tc_cmd(&c, ADD "{"
 				   "\"driver\":\"passthrough\",\"host\":\"01:00.0\","
 				   "\"addr\":24,\"x-no-mmap\":true}}"));
 	cr_assert_str_eq(fm.last_props, "driver=passthrough,host=01:00.0,addr=3.0,x-no-mmap=on");
@@ -351,14 +358,14 @@ Test(device, machine_errors_and_duplicates)
 	struct tc c;
 
 	tc_open(&c, &t);
-	expect_return_empty(tc_cmd(&c, "{\"execute\":\"device_add\",\"arguments\":"
+	expect_return_empty(tc_cmd(&c, ADD
 				   "{\"driver\":\"vfio-pci\",\"host\":\"01:00.0\",\"id\":\"a\"}}"));
-	expect_error(tc_cmd(&c, "{\"execute\":\"device_add\",\"arguments\":"
+	expect_error(tc_cmd(&c, ADD
 			    "{\"driver\":\"vfio-pci\",\"host\":\"02:00.0\",\"id\":\"a\"}}"),
 		     "GenericError", "Duplicate device ID 'a'");
 	/* The machine's own explanation reaches the client as it is. */
 	fm.fail = EBUSY;
-	expect_error(tc_cmd(&c, "{\"execute\":\"device_add\",\"arguments\":"
+	expect_error(tc_cmd(&c, ADD
 			    "{\"driver\":\"vfio-pci\",\"host\":\"03:00.0\",\"id\":\"b\"}}"),
 		     "GenericError", "group 7 is in use by process 4242 (sleep)");
 	tc_close(&c);
@@ -369,25 +376,27 @@ Test(device, qom_list_tree)
 	struct tc c;
 
 	tc_open(&c, &t);
-	expect_return_empty(tc_cmd(&c, "{\"execute\":\"device_add\",\"arguments\":"
+	expect_return_empty(tc_cmd(&c, ADD
 				   "{\"driver\":\"passthrough\",\"host\":\"01:00.0\"}}"));
-	expect_return_empty(tc_cmd(&c, "{\"execute\":\"device_add\",\"arguments\":"
-				   "{\"driver\":\"vfio-pci\",\"host\":\"02:00.0\",\"id\":\"n1\"}}"));
-	tc_send(&c, "{\"execute\":\"qom-list\",\"arguments\":{\"path\":\"/machine\"}}");
+	expect_return_empty(tc_cmd(&c, ADD
+				   "{\"driver\":\"vfio-pci\","
+				   "\"host\":\"02:00.0\",\"id\":\"n1\"}}"));
+	tc_send(&c, QOM "{\"path\":\"/machine\"}}");
 	expect_line(&c, "{\"return\":[{\"name\":\"type\",\"type\":\"string\"},"
 		    "{\"name\":\"peripheral\",\"type\":\"child<container>\"},"
 		    "{\"name\":\"peripheral-anon\",\"type\":\"child<container>\"}]}");
-	tc_send(&c, "{\"execute\":\"qom-list\",\"arguments\":{\"path\":\"/machine/peripheral\"}}");
+	tc_send(&c, QOM "{\"path\":\"/machine/peripheral\"}}");
 	expect_line(&c, "{\"return\":[{\"name\":\"type\",\"type\":\"string\"},"
 		    "{\"name\":\"n1\",\"type\":\"child<vfio-pci>\"}]}");
-	tc_send(&c, "{\"execute\":\"qom-list\",\"arguments\":"
+	tc_send(&c, QOM
 		    "{\"path\":\"/machine/peripheral-anon\"}}");
 	expect_line(&c, "{\"return\":[{\"name\":\"type\",\"type\":\"string\"},"
 		    "{\"name\":\"device[0]\",\"type\":\"child<passthrough>\"}]}");
-	tc_send(&c, "{\"execute\":\"qom-list\",\"arguments\":{\"path\":\"/machine/peripheral/n1\"}}");
+	tc_send(&c, QOM "{\"path\":\"/machine/peripheral/n1\"}}");
 	expect_line(&c, "{\"return\":[{\"name\":\"type\",\"type\":\"string\"},"
 		    "{\"name\":\"parent_bus\",\"type\":\"link<bus>\"},"
-		    "{\"name\":\"host\",\"type\":\"str\"},{\"name\":\"addr\",\"type\":\"int32\"}]}");
+		    "{\"name\":\"host\",\"type\":\"str\"},"
+		    "{\"name\":\"addr\",\"type\":\"int32\"}]}");
 	tc_close(&c);
 }
 
@@ -396,7 +405,7 @@ Test(device, query_pci_shape)
 	struct tc c;
 
 	tc_open(&c, &t);
-	expect_return_empty(tc_cmd(&c, "{\"execute\":\"device_add\",\"arguments\":"
+	expect_return_empty(tc_cmd(&c, ADD
 				   "{\"driver\":\"vfio-pci\",\"host\":\"01:00.0\",\"id\":\"e\"}}"));
 	tc_send(&c, "{\"execute\":\"query-pci\"}");
 	expect_line(&c, "{\"return\":[{\"bus\":0,\"devices\":["

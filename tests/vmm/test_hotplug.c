@@ -7,10 +7,15 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "vmm/bus.h"
 #include "vmm/hotplug.h"
 #include "vmm/layout.h"
+#include "vmm/machine.h"
 #include "vmm/pm.h"
 
 struct rig {
@@ -217,4 +222,77 @@ Test(hotplug, reset_forgets_pending_requests)
 	gpe_clear(&r);
 	cr_assert_not(r.sci);
 	rig_down(&r);
+}
+
+/*
+ * pt.c's deferred BAR moves are counted: machine_defer_drain() (what an
+ * unplug does before it frees the device) returns only once a move queued
+ * by a vCPU's config write has run, however late that vCPU runs it.
+ */
+struct drain_rig {
+	struct vmm vmm;
+	struct vmm_bus *bus;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool queued;
+	_Atomic bool moved;
+};
+
+static void drain_move(void *arg)
+{
+	struct drain_rig *r = arg;
+
+	usleep(200 * 1000);	/* the vCPU is slow to get there */
+	atomic_store(&r->moved, true);
+}
+
+static void drain_write(void *opaque, uint64_t off, const void *data, unsigned int len)
+{
+	struct drain_rig *r = opaque;
+
+	cr_assert_eq(machine_defer_after_access(&r->vmm, drain_move, r), 0);
+	pthread_mutex_lock(&r->lock);
+	r->queued = true;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static const struct vmm_bus_ops drain_ops = { .write = drain_write };
+
+static void *drain_vcpu(void *arg)
+{
+	struct drain_rig *r = arg;
+	uint32_t v = 1;
+
+	cr_assert(vmm_bus_access(r->bus, VMM_BUS_MMIO, 0x1000, &v, 4, true));
+	return NULL;
+}
+
+Test(hotplug, drain_waits_for_queued_bar_moves)
+{
+	static struct drain_rig r;
+	pthread_t vcpu;
+
+	memset(&r, 0, sizeof(r));
+	pthread_mutex_init(&r.vmm.defer_lock, NULL);
+	pthread_cond_init(&r.vmm.defer_cond, NULL);
+	pthread_mutex_init(&r.lock, NULL);
+	pthread_cond_init(&r.cond, NULL);
+	r.bus = vmm_bus_new();
+	cr_assert_eq(vmm_bus_register(r.bus, VMM_BUS_MMIO, 0x1000, 0x1000, &drain_ops, &r), 0);
+	/* Outside an access there is nothing to defer to: the caller runs it itself. */
+	cr_assert_eq(machine_defer_after_access(&r.vmm, drain_move, &r), -EPERM);
+	cr_assert_eq(r.vmm.defers, 0);
+
+	cr_assert_eq(pthread_create(&vcpu, NULL, drain_vcpu, &r), 0);
+	pthread_mutex_lock(&r.lock);
+	while (!r.queued)
+		pthread_cond_wait(&r.cond, &r.lock);
+	pthread_mutex_unlock(&r.lock);
+	machine_defer_drain(&r.vmm);
+	cr_assert(atomic_load(&r.moved), "drain returned before the queued move ran");
+	cr_assert_eq(r.vmm.defers, 0);
+	pthread_join(vcpu, NULL);
+	machine_defer_drain(&r.vmm);	/* nothing queued: returns at once */
+	vmm_bus_free(r.bus);
 }
