@@ -15,6 +15,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 ferry, kernel, initrd, bdf, group, cycles = sys.argv[1:7]
@@ -133,6 +134,22 @@ def threads(pid):
     return "; ".join(out)
 
 
+def watchdog():
+    """Every 30 s, where ferry and the guest are: a hang shows in the log."""
+    start = time.time()
+    while True:
+        time.sleep(30)
+        p = current.get("proc")
+        if not p or p.poll() is not None:
+            continue
+        tail = serial_text()[-200:].replace("\r", "").split("\n")
+        print("WATCHDOG %ds: %s | guest: %s" % (time.time() - start, threads(p.pid),
+                                                 " / ".join(tail[-3:])), flush=True)
+
+
+current = {}
+
+
 def edu_args(id):
     return {"driver": "vfio-pci", "host": bdf, "id": id, "bus": "pci.0", "addr": "0x2"}
 
@@ -148,6 +165,7 @@ def start_ferry(extra):
                              "-qmp", "unix:%s,server=on,wait=off" % sock_path] + extra,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
+    current["proc"] = proc
     for _ in range(400):
         if os.path.exists(sock_path) or proc.poll() is not None:
             break
@@ -219,6 +237,7 @@ def cold_plug():
         finish(proc)
 
 
+threading.Thread(target=watchdog, daemon=True).start()
 q = None
 proc = None
 try:
