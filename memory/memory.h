@@ -93,8 +93,13 @@ int mem_map_for_each(struct mem_map *map,
  */
 struct mem_ram_opts {
 	uint64_t size;		/* bytes; a multiple of the page (or huge page) size */
-	const char *mem_path;	/* directory for the backing file, NULL for a memfd */
+	const char *mem_path;	/* directory for the backing file */
 	bool hugetlb;		/* memfd with MFD_HUGETLB (ignored with mem_path) */
+	/*
+	 * Without mem_path or hugetlb: a memfd mapped shared, whose fd the
+	 * regions carry, instead of anonymous private memory (fd -1).
+	 */
+	bool shared;
 	bool thp;		/* madvise(MADV_HUGEPAGE) the mapping */
 };
 

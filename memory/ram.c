@@ -1,9 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Guest RAM: one backing file mapped MAP_SHARED once, split around the
- * 32-bit hole into at most two regions of the memory map.  A file (not
- * anonymous memory) so that the same pages can be handed to other users by
- * fd later, and so hugetlbfs works the same way.
+ * Guest RAM: one mapping, split around the 32-bit hole into at most two
+ * regions of the memory map.
+ *
+ * By default the mapping is anonymous and private, as QEMU's default RAM:
+ * with the usual transparent_hugepage=madvise, MADV_HUGEPAGE then gives it
+ * 2 MiB pages, which the guest's TLB and VFIO's pinning (one pin per huge
+ * page instead of 512) both profit from.  A memfd would only get them with
+ * shmem_enabled=advise, which hosts rarely set.  Huge pages (hugetlb),
+ * -mem-path and an explicit wish to share (mem_ram_opts.shared) use a file
+ * mapped MAP_SHARED, whose fd the regions carry so the pages can be handed
+ * to other users.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -183,10 +190,16 @@ int mem_ram_new(struct mem_map *map, const struct mem_ram_opts *opts, struct mem
 	ram->base = MAP_FAILED;
 	ram->nr_ranges = mem_layout_ram(opts->size, ram->ranges);
 
-	ram->fd = ram_open(opts, &page, &flags, err, errlen);
-	if (ram->fd < 0) {
-		ret = ram->fd;
-		goto err_free;
+	if (!opts->mem_path && !opts->hugetlb && !opts->shared) {
+		ram->fd = -1;
+		page = (uint64_t)sysconf(_SC_PAGESIZE);
+		flags = MEM_REGION_RAM;
+	} else {
+		ram->fd = ram_open(opts, &page, &flags, err, errlen);
+		if (ram->fd < 0) {
+			ret = ram->fd;
+			goto err_free;
+		}
 	}
 	if (opts->size & (page - 1)) {
 		human_size(opts->size, want, sizeof(want));
@@ -196,7 +209,7 @@ int mem_ram_new(struct mem_map *map, const struct mem_ram_opts *opts, struct mem
 		ret = -EINVAL;
 		goto err_close;
 	}
-	if (ftruncate(ram->fd, (off_t)opts->size)) {
+	if (ram->fd >= 0 && ftruncate(ram->fd, (off_t)opts->size)) {
 		ret = -errno;
 		ram_err(err, errlen, "cannot size the guest RAM file: %s", strerror(-ret));
 		goto err_close;
@@ -217,8 +230,12 @@ int mem_ram_new(struct mem_map *map, const struct mem_ram_opts *opts, struct mem
 			goto err_close;
 		}
 	}
-	ram->base = mmap(NULL, opts->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
-			 ram->fd, 0);
+	if (ram->fd >= 0)
+		ram->base = mmap(NULL, opts->size, PROT_READ | PROT_WRITE,
+				 MAP_SHARED | MAP_NORESERVE, ram->fd, 0);
+	else
+		ram->base = mmap(NULL, opts->size, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (ram->base == MAP_FAILED) {
 		ret = -errno;
 		human_size(opts->size, want, sizeof(want));
@@ -241,7 +258,8 @@ err_del:
 	ram_del_regions(ram);
 	munmap(ram->base, opts->size);
 err_close:
-	close(ram->fd);
+	if (ram->fd >= 0)
+		close(ram->fd);
 err_free:
 	free(ram);
 	return ret;
@@ -253,7 +271,8 @@ void mem_ram_free(struct mem_ram *ram)
 		return;
 	ram_del_regions(ram);
 	munmap(ram->base, ram->size);
-	close(ram->fd);
+	if (ram->fd >= 0)
+		close(ram->fd);
 	free(ram);
 }
 

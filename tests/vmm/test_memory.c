@@ -2,6 +2,9 @@
 /* memory/: layout, the memory map's listener protocol, and RAM allocation. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -11,6 +14,7 @@
 struct rec {
 	uint64_t gpa[16];
 	uint64_t size[16];
+	int last_fd;		/* fd of the last region added */
 	int n;			/* regions currently held */
 	int adds, dels;
 	int fail_on_add;	/* fail the Nth region_add (1-based), 0 = never */
@@ -25,6 +29,7 @@ static int rec_add(void *opaque, const struct mem_region *r)
 		return -ENOSPC;
 	rec->gpa[rec->n] = r->gpa;
 	rec->size[rec->n] = r->size;
+	rec->last_fd = r->fd;
 	rec->n++;
 	return 0;
 }
@@ -220,11 +225,93 @@ static int count_regions(void *opaque, const struct mem_region *r)
 {
 	(*(int *)opaque)++;
 	cr_assert(r->flags & MEM_REGION_RAM);
-	cr_assert_geq(r->fd, 0);
 	return 0;
 }
 
-Test(memory, ram_is_memfd_backed_and_shared_between_regions)
+/* "AnonHugePages:" of the mapping that contains @addr, in KiB, or -1. */
+static long smaps_anon_huge_kib(const void *addr)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	bool inside = false;
+	long kib = -1;
+
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+			inside = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
+			continue;
+		}
+		if (inside && sscanf(line, "AnonHugePages: %ld kB", &kib) == 1)
+			break;
+	}
+	fclose(f);
+	return kib;
+}
+
+/* Whether the host gives transparent huge pages to madvise()d anonymous memory. */
+static bool thp_madvise_works(void)
+{
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+	char buf[128] = "";
+
+	if (!f)
+		return false;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	return !strstr(buf, "[never]") && buf[0];
+}
+
+Test(memory, default_ram_is_anonymous_and_gets_transparent_huge_pages)
+{
+	struct mem_map *map;
+	struct mem_ram *ram;
+	struct rec rec = { 0 };
+	char err[256] = "";
+	struct mem_ram_opts o = { .size = 64ULL << 20, .thp = true };
+
+	cr_assert_eq(mem_map_new(&map), 0);
+	cr_assert_eq(mem_map_listen(map, &rec_ops, &rec, NULL), 0);
+	cr_assert_eq(mem_ram_new(map, &o, &ram, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(rec.last_fd, -1, "default RAM is anonymous: its regions carry no fd");
+	char *p = mem_map_gpa_to_hva(map, 0, 64ULL << 20);
+
+	cr_assert_not_null(p);
+	/* Touch a 2 MiB-aligned 8 MiB stretch so the fault path can use huge pages. */
+	char *q = (char *)(((uintptr_t)p + (2ULL << 20) - 1) & ~((2ULL << 20) - 1));
+
+	memset(q, 0x5a, 8ULL << 20);
+	if (thp_madvise_works())
+		cr_expect_gt(smaps_anon_huge_kib(q), 0,
+			     "madvise(MADV_HUGEPAGE) on the RAM should give it huge pages");
+	mem_ram_free(ram);
+	mem_map_free(map);
+}
+
+Test(memory, shared_ram_is_a_memfd_whose_fd_the_regions_carry)
+{
+	struct mem_map *map;
+	struct mem_ram *ram;
+	struct rec rec = { 0 };
+	char err[256] = "";
+	struct mem_ram_opts o = { .size = 32ULL << 20, .shared = true };
+	char link[64], target[128] = "";
+
+	cr_assert_eq(mem_map_new(&map), 0);
+	cr_assert_eq(mem_map_listen(map, &rec_ops, &rec, NULL), 0);
+	cr_assert_eq(mem_ram_new(map, &o, &ram, err, sizeof(err)), 0, "%s", err);
+	cr_assert_geq(rec.last_fd, 0);
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", rec.last_fd);
+	cr_assert_gt(readlink(link, target, sizeof(target) - 1), 0);
+	cr_assert(strstr(target, "memfd:ferry-ram"), "%s", target);
+	mem_ram_free(ram);
+	mem_map_free(map);
+}
+
+Test(memory, ram_is_one_mapping_shared_between_regions)
 {
 	struct mem_map *map;
 	struct mem_ram *ram;
