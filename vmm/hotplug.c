@@ -457,6 +457,12 @@ int vmm_device_add(struct vmm *vmm, const struct vmm_device_prop *props, size_t 
 	ret = passthrough_device_add(vmm->pt, &opts, &dev, err, errlen);
 	if (ret)
 		goto out;
+	/* Its INTx line (the slot's GSI) is wired before the guest can see it. */
+	ret = machine_pt_connect_intx(vmm, dev, slot, err, errlen);
+	if (ret) {
+		passthrough_device_remove(dev, NULL, 0);
+		goto out;
+	}
 	ret = pci_host_add(vmm->pci, PCI_DEVFN(slot, 0), &machine_pt_cfg_ops, dev);
 	if (ret) {
 		machine_err(err, errlen, "PCI slot %#x is taken", slot);
