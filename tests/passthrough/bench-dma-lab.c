@@ -9,7 +9,8 @@
  *   bench-dma-lab qemu  BDF SIZE_MIB [-H HUGETLBFS_DIR] [-r REPS] [-q QEMU] [-a ACCEL]
  *
  * Every repetition starts from fresh RAM made the way ferry makes it
- * (memory/'s mem_ram_new: a memfd, or a file in a hugetlbfs mount whose huge
+ * (memory/'s mem_ram_new: anonymous memory without MADV_HUGEPAGE, so 4 KiB
+ * pages, or a file in a hugetlbfs mount whose huge
  * pages it reserves with fallocate; 4 KiB pages are not touched beforehand,
  * so pinning them faults them in, as at a real ferry start).  It prints one
  * line per quantity:
