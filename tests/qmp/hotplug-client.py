@@ -362,6 +362,19 @@ try:
     check("vmlck-stable", lck == base_lck, "VmLck %s before the cycles, %s after" %
           (base_lck, lck))
 
+    # The guest gives back a device on its own (its init does it for slot 3).
+    args = edu_args("self0")
+    args["addr"] = "0x3"
+    r = q.cmd("device_add", args)
+    try:
+        ev = q.event("DEVICE_DELETED", 120)
+    except Exception as e:
+        ev = {"error": str(e)}
+    check("guest-ejects-itself", r == {"return": {}} and ev.get("data") ==
+          {"device": "self0", "path": "/machine/peripheral/self0"} and
+          re.search(r"^FERRY-GUEST-EJECT: 3", serial_text(), re.M) is not None,
+          "%s %s\n%s" % (r, ev, serial_text()[-1500:]))
+
     r = q.cmd("quit")
     rc = proc.wait(timeout=60)
     check("quit", r.get("return") == {} and rc == 0, "reply %s, exit status %s" % (r, rc))
