@@ -68,7 +68,9 @@ static void pt_irq_say(struct passthrough_device *dev, const char *what, int ret
 	dev->irq_error_said = true;
 	fprintf(stderr, "ferry: passthrough %s: cannot %s (%s); what failed stays off until "
 		"the guest sets it up again\n",
-		dev->opts.id[0] ? dev->opts.id : dev->opts.host, what, strerror(-ret));
+		dev->opts.id[0] ? dev->opts.id : dev->opts.host, what,
+		ret == -ENOSPC ? "out of interrupt vectors: the host's for this device, or "
+				 "KVM's GSI routes" : strerror(-ret));
 }
 
 static uint16_t pt_emu16(struct passthrough_device *dev, unsigned int off)

@@ -180,6 +180,12 @@ static int irq_set(struct vfio_sys *sys, int fd, uint32_t flags, uint32_t index,
 		memcpy(set->data, efds, data);
 	ret = sys->ioctl(sys, fd, VFIO_DEVICE_SET_IRQS, set);
 	free(set);
+	/*
+	 * Enabling MSI/MSI-X returns a positive count when the host could
+	 * allocate fewer vectors than asked: nothing is enabled then.
+	 */
+	if (ret > 0)
+		return -ENOSPC;
 	return ret < 0 ? ret : 0;
 }
 

@@ -261,7 +261,9 @@ int vfio_devfd_get_irq(struct vfio_sys *sys, int fd, uint32_t index, struct vfio
 /*
  * VFIO_DEVICE_SET_IRQS with eventfds: vectors @start.. get @efds[0..count-1]
  * (-1 leaves that vector without an eventfd).  count 0 with @efds NULL
- * disables the whole index (DATA_NONE | TRIGGER, count 0).
+ * disables the whole index (DATA_NONE | TRIGGER, count 0).  -ENOSPC when
+ * the host has fewer MSI/MSI-X vectors for the device than asked (the
+ * kernel then enabled none).
  */
 int vfio_devfd_irq_set_eventfds(struct vfio_sys *sys, int fd, uint32_t index,
 				uint32_t start, uint32_t count, const int32_t *efds);

@@ -509,6 +509,27 @@ Test(vfio_wrappers, set_irqs_layouts)
 	cr_assert_eq(s.calls, 4);
 }
 
+/* vfio-pci's MSI enable: fewer vectors available than asked, so none enabled. */
+static int irqs_short(struct script *s, unsigned long req, void *arg)
+{
+	struct vfio_irq_set *set = arg;
+
+	(void)s;
+	cr_assert_eq(req, VFIO_DEVICE_SET_IRQS);
+	return set->count > 2 ? 2 : 0;
+}
+
+Test(vfio_wrappers, set_irqs_short_of_vectors_is_enospc)
+{
+	struct script s = script_new(irqs_short);
+	const int32_t efds[4] = { 10, 11, 12, 13 };
+
+	cr_assert_eq(vfio_devfd_irq_set_eventfds(&s.sys, 3, VFIO_PCI_MSI_IRQ_INDEX, 0, 4, efds),
+		     -ENOSPC);
+	cr_assert_eq(vfio_devfd_irq_set_eventfds(&s.sys, 3, VFIO_PCI_MSI_IRQ_INDEX, 0, 2, efds),
+		     0);
+}
+
 /* ---- SET_IOMMU: TYPE1v2 first, TYPE1 as fallback ---- */
 
 static int only_type1(struct script *s, unsigned long req, void *arg)
