@@ -349,9 +349,15 @@ static int machine_reset(struct vmm *vmm)
 
 	/* Unplugs the old guest was asked for and never answered are done now. */
 	machine_hotplug_reset(vmm);
-	/* Passthrough devices back to power-on (their interrupts off, BARs out). */
+	/*
+	 * Passthrough devices back to power-on (their interrupts off, BARs out),
+	 * under dev_lock: a QMP device_add or an eject must not change the
+	 * host's device list while it is walked.
+	 */
+	pthread_mutex_lock(&vmm->dev_lock);
 	if (vmm->pt)
 		passthrough_host_reset(vmm->pt);
+	pthread_mutex_unlock(&vmm->dev_lock);
 	ret = kvm_vm_reset_irqchip(vmm->kvm);
 	if (ret) {
 		fprintf(stderr, "ferry: reset: cannot reset the interrupt controllers: %s\n",
