@@ -18,6 +18,7 @@
 
 #include "ferry-config.h"
 #include "vmm/cli.h"
+#include "vmm/privs.h"
 #include "qmp/qmp.h"
 #include "vmm/vmm.h"
 
@@ -53,12 +54,30 @@ static int main_write_pidfile(const char *path)
 	return 0;
 }
 
+static int main_drop_privileges(const struct privs_target *t, unsigned long long ram_size)
+{
+	char err[512], warn[256];
+
+	if (!t->keep_ipc_lock &&
+	    privs_raise_memlock(privs_memlock_need(ram_size), err, sizeof(err)))
+		goto err;
+	if (privs_drop(t, err, sizeof(err), warn, sizeof(warn)))
+		goto err;
+	if (warn[0])
+		fprintf(stderr, "ferry: warning: %s\n", warn);
+	return 0;
+err:
+	fprintf(stderr, "ferry: %s\n", err);
+	return -1;
+}
+
 int main(int argc, char **argv)
 {
 	struct main_signals sigs = { .fd = -1 };
 	struct qmp_vmm_machine *qmp_machine = NULL;
 	struct qmp_listen_opts qmp_opts;
 	struct qmp_server *qmp = NULL;
+	struct privs_target run_as;
 	struct cli_opts opts;
 	struct vmm *vmm = NULL;
 	enum vmm_stop_reason why;
@@ -82,6 +101,12 @@ int main(int argc, char **argv)
 	}
 	if (opts.qmp && qmp_parse_listen_opts(opts.qmp, &qmp_opts, err, sizeof(err))) {
 		fprintf(stderr, "ferry: -qmp %s: %s\n", opts.qmp, err);
+		goto out;
+	}
+	/* An unknown user, or no right to change user, is refused before anything starts. */
+	if (opts.run_as && privs_resolve(opts.run_as, opts.keep_ipc_lock, &run_as, err,
+					 sizeof(err))) {
+		fprintf(stderr, "ferry: %s\n", err);
 		goto out;
 	}
 
@@ -132,6 +157,13 @@ int main(int argc, char **argv)
 	}
 	if (opts.pidfile && main_write_pidfile(opts.pidfile))
 		goto out_qmp;
+	/*
+	 * Everything privileged is done (KVM, RAM, the -device's, the QMP
+	 * socket, the pidfile) and no thread runs yet: vmm_start() creates
+	 * them, so they all start as the unprivileged user.
+	 */
+	if (opts.run_as && main_drop_privileges(&run_as, opts.vm.ram_size))
+		goto out_pid;
 	if (vmm_start(vmm, err, sizeof(err))) {
 		fprintf(stderr, "ferry: %s\n", err);
 		goto out_pid;

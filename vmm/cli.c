@@ -58,6 +58,9 @@ void cli_usage(FILE *out)
 		"                      an iommufd with one IOAS for the devices naming it\n"
 		"  -qmp unix:PATH,server=on,wait=off\n"
 		"                      QMP control socket\n"
+		"  -run-with user=NAME|UID:GID[,keep-ipc-lock=on]\n"
+		"                      after the set-up, become that user with no capabilities\n"
+		"                      (RLIMIT_MEMLOCK raised first; keep-ipc-lock keeps CAP_IPC_LOCK)\n"
 		"  -h, --help          show this help\n"
 		"  --version           show the version\n"
 		"\n"
@@ -457,10 +460,73 @@ static int cli_opt_qmp(struct cli_opts *o, const char *arg, char *err, size_t er
 	return 0;
 }
 
+struct cli_run_with {
+	const char *spec;
+	char *err;
+	size_t errlen;
+	const char *user;
+	int keep_ipc_lock;	/* -1 unset */
+};
+
+static int cli_run_with_item(struct cli_opts *o, void *opaque, const char *key, size_t keylen,
+			     const char *val)
+{
+	struct cli_run_with *c = opaque;
+
+	(void)o;
+	if (!key || !val)
+		return cli_err(c->err, c->errlen, "-run-with %s: write key=value (e.g. -run-with "
+			       "user=nobody)", c->spec);
+	if (key_is(key, keylen, "user")) {
+		if (c->user)
+			return cli_err(c->err, c->errlen, "-run-with %s: user is given twice",
+				       c->spec);
+		if (!*val)
+			return cli_err(c->err, c->errlen, "-run-with %s: user= is empty: give a "
+				       "user name or UID:GID", c->spec);
+		c->user = val;
+		return 0;
+	}
+	if (key_is(key, keylen, "keep-ipc-lock")) {
+		if (c->keep_ipc_lock >= 0)
+			return cli_err(c->err, c->errlen, "-run-with %s: keep-ipc-lock is given "
+				       "twice", c->spec);
+		if (!strcmp(val, "on") || !strcmp(val, "yes") || !strcmp(val, "true"))
+			c->keep_ipc_lock = 1;
+		else if (!strcmp(val, "off") || !strcmp(val, "no") || !strcmp(val, "false"))
+			c->keep_ipc_lock = 0;
+		else
+			return cli_err(c->err, c->errlen, "-run-with %s: keep-ipc-lock=%s: give "
+				       "on or off", c->spec, val);
+		return 0;
+	}
+	return cli_err(c->err, c->errlen, "-run-with %s: unknown key '%.*s' (ferry takes "
+		       "user=NAME|UID:GID and keep-ipc-lock=on|off)", c->spec, (int)keylen, key);
+}
+
+/* -run-with user=NAME|UID:GID[,keep-ipc-lock=on|off] (QEMU's option; one ferry key added). */
+static int cli_opt_run_with(struct cli_opts *o, const char *arg, char *err, size_t errlen)
+{
+	struct cli_run_with c = { .spec = arg, .err = err, .errlen = errlen, .keep_ipc_lock = -1 };
+	int ret;
+
+	if (o->run_as)
+		return cli_err(err, errlen, "-run-with %s: -run-with is given twice", arg);
+	ret = cli_items(o, arg, cli_run_with_item, &c);
+	if (ret)
+		return ret;
+	if (!c.user)
+		return cli_err(err, errlen, "-run-with %s: say which user to become with user=NAME "
+			       "or user=UID:GID", arg);
+	o->run_as = c.user;
+	o->keep_ipc_lock = c.keep_ipc_lock == 1;
+	return 0;
+}
+
 enum cli_opt_id {
 	OPT_HELP, OPT_VERSION, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_M, OPT_SMP,
 	OPT_MEM_PATH, OPT_SERIAL, OPT_NOGRAPHIC, OPT_NO_REBOOT, OPT_NAME, OPT_PIDFILE,
-	OPT_DEVICE, OPT_QMP, OPT_OBJECT,
+	OPT_DEVICE, OPT_QMP, OPT_OBJECT, OPT_RUN_WITH,
 };
 
 static const struct {
@@ -485,6 +551,7 @@ static const struct {
 	{ "device", OPT_DEVICE, true },
 	{ "qmp", OPT_QMP, true },
 	{ "object", OPT_OBJECT, true },
+	{ "run-with", OPT_RUN_WITH, true },
 };
 
 static int cli_nonempty(const char *opt, const char *arg, const char **dst, char *err,
@@ -578,6 +645,9 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t errle
 			break;
 		case OPT_OBJECT:
 			ret = cli_opt_object(o, arg, err, errlen);
+			break;
+		case OPT_RUN_WITH:
+			ret = cli_opt_run_with(o, arg, err, errlen);
 			break;
 		}
 	}

@@ -7,6 +7,7 @@
 #ifndef FERRY_VMM_CLI_H
 #define FERRY_VMM_CLI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -25,6 +26,8 @@ struct cli_opts {
 	struct vmm_config vm;		/* strings point into argv or into @owned */
 	const char *pidfile;
 	const char *qmp;		/* -qmp spec, stored for the QMP server */
+	const char *run_as;		/* -run-with user=, resolved by vmm/privs.c */
+	bool keep_ipc_lock;		/* -run-with ...,keep-ipc-lock=on */
 	struct vmm_device_config *devices;
 	unsigned int nr_devices;
 	struct vmm_iommufd_config *iommufds;	/* -object iommufd */

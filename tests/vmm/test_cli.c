@@ -261,3 +261,46 @@ Test(cli, a_device_names_an_existing_iommufd_object)
 	EXPECT_ERROR("iommufd has no value", "-kernel", "/k", "-object", "iommufd,id=ifd0",
 		     "-device", "vfio-pci,host=0000:00:02.0,iommufd=");
 }
+
+Test(cli, run_with_user)
+{
+	struct cli_opts o;
+	char err[256];
+
+	cr_assert_eq(PARSE(&o, err, "-kernel", "/k"), 0, "%s", err);
+	cr_assert_null(o.run_as, "no -run-with: ferry keeps its ids");
+	cr_assert_not(o.keep_ipc_lock);
+	cli_opts_free(&o);
+
+	cr_assert_eq(PARSE(&o, err, "-kernel", "/k", "-run-with", "user=nobody"), 0, "%s", err);
+	cr_assert_str_eq(o.run_as, "nobody");
+	cr_assert_not(o.keep_ipc_lock);
+	cli_opts_free(&o);
+
+	cr_assert_eq(PARSE(&o, err, "--run-with", "user=65534:65534,keep-ipc-lock=on",
+			   "-kernel", "/k"), 0, "%s", err);
+	cr_assert_str_eq(o.run_as, "65534:65534");
+	cr_assert(o.keep_ipc_lock);
+	cli_opts_free(&o);
+
+	cr_assert_eq(PARSE(&o, err, "-kernel", "/k", "-run-with", "keep-ipc-lock=off,user=nobody"),
+		     0, "%s", err);
+	cr_assert_str_eq(o.run_as, "nobody");
+	cr_assert_not(o.keep_ipc_lock);
+	cli_opts_free(&o);
+}
+
+Test(cli, run_with_errors)
+{
+	EXPECT_ERROR("say which user", "-kernel", "/k", "-run-with", "keep-ipc-lock=on");
+	EXPECT_ERROR("write key=value", "-kernel", "/k", "-run-with", "nobody");
+	EXPECT_ERROR("user= is empty", "-kernel", "/k", "-run-with", "user=");
+	EXPECT_ERROR("user is given twice", "-kernel", "/k", "-run-with", "user=a,user=b");
+	EXPECT_ERROR("-run-with is given twice", "-kernel", "/k", "-run-with", "user=a",
+		     "-run-with", "user=b");
+	EXPECT_ERROR("keep-ipc-lock=maybe: give on or off", "-kernel", "/k", "-run-with",
+		     "user=a,keep-ipc-lock=maybe");
+	EXPECT_ERROR("unknown key 'chroot'", "-kernel", "/k", "-run-with",
+		     "user=a,chroot=/var/empty");
+	EXPECT_ERROR("needs a value", "-kernel", "/k", "-run-with");
+}
