@@ -130,6 +130,47 @@ int vfio_host_find_holder(struct vfio_sys *sys, const char *path, pid_t *pid,
 			  char *comm, size_t commlen);
 
 /* ------------------------------------------------------------------------ */
+/* Managed binding to vfio-pci through sysfs (vfio/bind.c), all through @sys  */
+
+/* Drivers whose devices leave the group viable for userspace (no host DMA). */
+bool vfio_bind_driver_is_user(const char *driver);
+
+/*
+ * libvirt's check before it hands a device to a VM: every member of @bdf's
+ * IOMMU group other than @bdf itself is unbound, bound to vfio-pci or
+ * pci-stub, or a PCI bridge (class 0x0604); and no other process has the
+ * group's /dev/vfio/N open.  -EBUSY naming the member, its driver, or the
+ * holding process otherwise; -ENOENT when @bdf has no IOMMU group.
+ */
+int vfio_bind_check_group(struct vfio_sys *sys, const struct vfio_bdf *bdf,
+			  struct vfio_err *err);
+
+/* What vfio_bind_vfio_pci() changed, so vfio_bind_restore() can undo it. */
+struct vfio_bind {
+	struct vfio_bdf bdf;
+	char orig_driver[64];	/* the driver before; "" when it was unbound */
+	bool changed;		/* false: it was on vfio-pci already, nothing to undo */
+};
+
+/*
+ * Binds @bdf to vfio-pci the way libvirt's nodedev detach does: writes
+ * "vfio-pci" to driver_override, unbinds the current driver, writes the BDF
+ * to drivers_probe, and checks the device ended on vfio-pci.  Fills @b.  On
+ * failure at any step the device is returned to its original driver (best
+ * effort, -errno of the first failure returned, err says which step).
+ */
+int vfio_bind_vfio_pci(struct vfio_sys *sys, const struct vfio_bdf *bdf, struct vfio_bind *b,
+		       struct vfio_err *err);
+
+/*
+ * Undoes vfio_bind_vfio_pci(): unbinds vfio-pci, clears driver_override and
+ * reprobes, so the device ends on b->orig_driver (explicitly bound to it when
+ * the probe picked another).  The device must no longer be open.  A no-op
+ * when !b->changed.
+ */
+int vfio_bind_restore(struct vfio_sys *sys, const struct vfio_bind *b, struct vfio_err *err);
+
+/* ------------------------------------------------------------------------ */
 /* Thin wrappers: groups (/dev/vfio/N)                                       */
 
 /* Opens /dev/vfio/@group read-write; returns the fd. */

@@ -110,6 +110,9 @@ void km_file_put(struct kfile *f)
 	case KF_KVM_VFIO:
 		km_kvm_vfio_release(f);
 		break;
+	case KF_SYSFS:
+		km_sysfs_release(f);
+		break;
 	}
 	free(f);
 }
@@ -277,6 +280,9 @@ static int km_sys_open(struct vfio_sys *sys, const char *path, int flags)
 		ret = km_open_dev(km, path, &f);
 		if (!ret)
 			ret = km_fd_install(km, f);
+	} else if ((ret = km_sysfs_open(km, path, &f))) {
+		if (ret > 0)
+			ret = km_fd_install(km, f);
 	} else {
 		const char *p = km_fs_path(km, path, real, sizeof(real)) ? real : path;
 
@@ -375,6 +381,8 @@ static ssize_t km_sys_pwrite(struct vfio_sys *sys, int fd, const void *buf, size
 
 	if (!f)
 		return (n = pwrite(fd, buf, len, off)) < 0 ? -errno : n;
+	if (f->type == KF_SYSFS)
+		return km_sysfs_write(f, buf, len);
 	if (f->type != KF_DEVICE)
 		return -EINVAL;
 	return km_device_rw(f, (void *)buf, len, off, true);
@@ -594,6 +602,8 @@ int kmodel_bind(struct kmodel *km, const char *bdf, const char *driver)
 	if (ret)
 		return ret;
 	snprintf(d->driver, sizeof(d->driver), "%s", driver ? driver : "");
+	if (driver && !km_driver_managed(driver))
+		snprintf(d->native, sizeof(d->native), "%s", driver);
 	if (driver && !strcmp(driver, "vfio-pci") && km->cfg.cdev) {
 		d->cdev_index = km->next_cdev++;
 		ret = km_fs_set_cdev(km, d);

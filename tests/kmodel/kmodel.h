@@ -137,6 +137,16 @@ int kmodel_device_set_sparse_mmap(struct kmodel *km, const char *bdf, unsigned i
  * until userspace lets go; the model refuses instead).
  */
 int kmodel_bind(struct kmodel *km, const char *bdf, const char *driver);
+/*
+ * The model also serves the sysfs binding files (driver_override, drivers/
+ * NAME/{bind,unbind}, drivers_probe; kmodel_bind.c).  drivers_probe binds an
+ * unbound device to its override, else to the last host driver (not vfio-pci,
+ * pci-stub or pcieport) kmodel_bind() gave it.
+ */
+/* Sets the class code (0x060400: a PCI bridge) in config space and sysfs. */
+int kmodel_device_set_class(struct kmodel *km, const char *bdf, uint32_t class);
+/* The device's driver_override ("" when unset), NULL for no such device. */
+const char *kmodel_device_override(struct kmodel *km, const char *bdf);
 
 int kmodel_set_iova_ranges(struct kmodel *km, const struct kmodel_range *ranges, size_t n);
 void kmodel_set_dma_avail(struct kmodel *km, uint32_t dma_avail);

@@ -250,3 +250,13 @@ bool km_fs_path(struct kmodel *km, const char *path, char *out, size_t len)
 	}
 	return snprintf(out, len, "%s%s", km->root, path) < (int)len;
 }
+
+/* The driver_override file reads back "(null)" when unset, as the kernel's does. */
+int km_fs_set_override(struct kmodel *km, struct kdevice *d)
+{
+	char rel[512], text[48];
+
+	snprintf(rel, sizeof(rel), "sys/devices/pci0000:00/%s/driver_override", d->bdf);
+	snprintf(text, sizeof(text), "%s\n", *d->override ? d->override : "(null)");
+	return km_fs_write(km, rel, text);
+}

@@ -37,6 +37,7 @@ enum kfile_type {
 	KF_KVM,		/* /dev/kvm */
 	KF_VM,
 	KF_KVM_VFIO,	/* the kvm-vfio device of a VM */
+	KF_SYSFS,	/* a sysfs control file of driver binding (kmodel_bind.c) */
 };
 
 struct kfile;
@@ -98,6 +99,8 @@ struct kdevice {
 	uint64_t rom_size;		/* 0: no ROM */
 	int rom_fd;
 	unsigned int resets;		/* VFIO_DEVICE_RESETs that succeeded */
+	char override[32];		/* driver_override, "" when unset */
+	char native[32];		/* the host driver drivers_probe picks without override */
 };
 
 struct kgroup {
@@ -180,6 +183,7 @@ struct kfile {
 		struct kdevfile *df;
 		struct kvm_vm *vm;
 		struct kkvm_vfio *kv;
+		struct ksysfs *sf;
 	};
 };
 
@@ -287,6 +291,14 @@ void km_device_irqs_clear(struct kdevice *d);
 void km_device_init_msix_cap(struct kdevice *d);
 void km_device_fini(struct kdevice *d);
 bool km_device_reset_works(struct kmodel *km, struct kdevice *d);
+
+/* kmodel_bind.c: sysfs driver_override, unbind, bind, drivers_probe */
+struct ksysfs;
+/* 1 and *out set when @path is a binding control file, 0 when it is not, or -errno. */
+int km_sysfs_open(struct kmodel *km, const char *path, struct kfile **out);
+ssize_t km_sysfs_write(struct kfile *f, const void *buf, size_t len);
+void km_sysfs_release(struct kfile *f);
+int km_fs_set_override(struct kmodel *km, struct kdevice *d);
 
 /* kmodel_kvm.c */
 int km_kvm_open(struct kmodel *km, struct kfile **out);
