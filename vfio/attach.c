@@ -17,8 +17,9 @@
 
 #include "vfio/priv.h"
 
-static int group_get(struct vfio_ctx *ctx, unsigned int id, struct vfio_group **out,
-		     struct vfio_err *err)
+/* @given_fd: a pre-opened /dev/vfio/@id (-1: open it here); consumed either way. */
+static int group_get(struct vfio_ctx *ctx, unsigned int id, int given_fd,
+		     struct vfio_group **out, struct vfio_err *err)
 {
 	struct vfio_sys *sys = ctx->sys;
 	struct vfio_group *g;
@@ -28,18 +29,23 @@ static int group_get(struct vfio_ctx *ctx, unsigned int id, struct vfio_group **
 
 	for (g = ctx->groups; g; g = g->next) {
 		if (g->id == id) {
+			if (given_fd >= 0)
+				sys->close(sys, given_fd);
 			g->refs++;
 			*out = g;
 			return 0;
 		}
 	}
 	g = calloc(1, sizeof(*g));
-	if (!g)
+	if (!g) {
+		if (given_fd >= 0)
+			sys->close(sys, given_fd);
 		return vfio_err_set(err, -ENOMEM, "out of memory");
+	}
 	g->ctx = ctx;
 	g->id = id;
 	snprintf(path, sizeof(path), "/dev/vfio/%u", id);
-	ret = vfio_group_open(sys, id);
+	ret = given_fd >= 0 ? given_fd : vfio_group_open(sys, id);
 	if (ret < 0) {
 		vfio_explain_open(sys, id, path, ret, err);
 		goto err_free;
@@ -47,6 +53,12 @@ static int group_get(struct vfio_ctx *ctx, unsigned int id, struct vfio_group **
 	g->fd = ret;
 	/* Nothing else may happen to a group that is not viable. */
 	ret = vfio_group_get_status(sys, g->fd, &flags);
+	if (ret && given_fd >= 0) {
+		vfio_err_set(err, ret, "the fd given for group %u is not a VFIO group "
+			     "(VFIO_GROUP_GET_STATUS: %s): pass an fd of %s", id, strerror(-ret),
+			     path);
+		goto err_close;
+	}
 	if (ret) {
 		vfio_err_set(err, ret, "VFIO_GROUP_GET_STATUS of group %u: %s", id, strerror(-ret));
 		goto err_close;
@@ -169,16 +181,33 @@ static int device_resolve(struct vfio_ctx *ctx, const char *bdfs, struct vfio_de
 	return 0;
 }
 
-static int device_attach_group(struct vfio_ctx *ctx, struct vfio_device *dev,
+static bool attach_has_group(struct vfio_ctx *ctx, unsigned int id)
+{
+	for (struct vfio_group *g = ctx->groups; g; g = g->next) {
+		if (g->id == id)
+			return true;
+	}
+	return false;
+}
+
+/* @group_fd: a pre-opened group (-1: open it here); consumed either way. */
+static int device_attach_group(struct vfio_ctx *ctx, struct vfio_device *dev, int group_fd,
 			       struct vfio_err *err)
 {
 	struct vfio_sys *sys = ctx->sys;
+	bool given = group_fd >= 0 && !attach_has_group(ctx, dev->group_id);
 	int ret;
 
-	ret = group_get(ctx, dev->group_id, &dev->group, err);
+	ret = group_get(ctx, dev->group_id, group_fd, &dev->group, err);
 	if (ret)
 		return ret;
 	ret = vfio_group_get_device_fd(sys, dev->group->fd, dev->name);
+	if (ret < 0 && given) {
+		vfio_err_set(err, ret, "getting device %s from the group fd given "
+			     "(VFIO_GROUP_GET_DEVICE_FD): %s; is that fd /dev/vfio/%u, the "
+			     "device's group?", dev->name, strerror(-ret), dev->group_id);
+		goto err_put;
+	}
 	if (ret < 0) {
 		vfio_err_set(err, ret, "getting device %s from group %u "
 			     "(VFIO_GROUP_GET_DEVICE_FD): %s", dev->name, dev->group_id,
@@ -345,16 +374,22 @@ int vfio_device_attach(struct vfio_ctx *ctx, const char *bdfs,
 		       struct vfio_err *err)
 {
 	int cdev_fd = opts && (opts->flags & VFIO_ATTACH_CDEV_FD) ? opts->cdev_fd : -1;
+	int group_fd = opts && (opts->flags & VFIO_ATTACH_GROUP_FD) ? opts->group_fd : -1;
 	struct vfio_device *dev;
 	int ret;
 
 	vfio_err_clear(err);
-	if (opts && (opts->flags & ~VFIO_ATTACH_CDEV_FD)) {
+	if (opts && (opts->flags & ~(VFIO_ATTACH_CDEV_FD | VFIO_ATTACH_GROUP_FD))) {
 		ret = vfio_err_set(err, -EINVAL, "unknown attach flags 0x%x", opts->flags);
 		goto err_cdev;
 	}
 	if (cdev_fd >= 0 && ctx->opts.backend != VFIO_BACKEND_IOMMUFD) {
 		ret = vfio_err_set(err, -EINVAL, "a device cdev fd needs the iommufd backend");
+		goto err_cdev;
+	}
+	if (group_fd >= 0 && ctx->opts.backend == VFIO_BACKEND_IOMMUFD) {
+		ret = vfio_err_set(err, -EINVAL, "a group fd needs the container backend (an "
+				   "iommufd device is passed as its cdev fd)");
 		goto err_cdev;
 	}
 	dev = calloc(1, sizeof(*dev));
@@ -378,7 +413,8 @@ int vfio_device_attach(struct vfio_ctx *ctx, const char *bdfs,
 		ret = device_attach_cdev(ctx, dev, cdev_fd, err);
 		cdev_fd = -1;	/* consumed, success or not */
 	} else {
-		ret = device_attach_group(ctx, dev, err);
+		ret = device_attach_group(ctx, dev, group_fd, err);
+		group_fd = -1;	/* consumed, success or not */
 	}
 	if (ret)
 		goto err_free;
@@ -392,6 +428,8 @@ err_free:
 err_cdev:
 	if (cdev_fd >= 0)
 		ctx->sys->close(ctx->sys, cdev_fd);
+	if (group_fd >= 0)
+		ctx->sys->close(ctx->sys, group_fd);
 	return ret;
 }
 

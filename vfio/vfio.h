@@ -441,6 +441,8 @@ size_t vfio_ctx_group_count(struct vfio_ctx *ctx);
 
 /* @cdev_fd is a pre-opened device cdev (VFIO_BACKEND_IOMMUFD only). */
 #define VFIO_ATTACH_CDEV_FD	(1u << 0)
+/* @group_fd is a pre-opened group node /dev/vfio/N (the container backend only). */
+#define VFIO_ATTACH_GROUP_FD	(1u << 1)
 
 struct vfio_attach_opts {
 	uint32_t flags;		/* VFIO_ATTACH_*; zero-initialise */
@@ -451,6 +453,17 @@ struct vfio_attach_opts {
 	 * once bound, cannot be unbound, only closed).
 	 */
 	int cdev_fd;
+	/*
+	 * With VFIO_ATTACH_GROUP_FD: the device's group /dev/vfio/N, opened
+	 * by someone else (a manager that keeps ferry unprivileged).  The
+	 * attach takes it over whatever happens: it becomes the group's fd
+	 * (closed when the group's last device is detached), is closed at once
+	 * when the ctx already holds that group (the kernel lets a group be
+	 * opened once, so ferry's own fd is the one to keep), and is closed by
+	 * a failed attach.  That it is the device's group is checked by the
+	 * kernel: VFIO_GROUP_GET_DEVICE_FD fails for a device of another group.
+	 */
+	int group_fd;
 };
 
 /*
