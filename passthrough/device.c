@@ -26,41 +26,44 @@ int passthrough_device_add(struct passthrough_host *host, const struct passthrou
 {
 	struct passthrough_device *dev;
 	struct vfio_sys *sys = host->cfg.sys;
+	bool fd_taken = false;
 	int ret;
 
 	if (!opts->host[0]) {
 		snprintf(err, errlen, "passthrough: no host device given (host=DDDD:BB:DD.F)");
-		return -EINVAL;
+		ret = -EINVAL;
+		goto err_fd;
 	}
 	if (opts->id[0] && passthrough_host_find(host, opts->id)) {
 		snprintf(err, errlen, "-device host=%s: id '%s' is already used", opts->host,
 			 opts->id);
-		return -EEXIST;
+		ret = -EEXIST;
+		goto err_fd;
 	}
 	for (struct passthrough_device *d = host->devices; d; d = d->next) {
 		if (!strcmp(d->opts.host, opts->host)) {
 			snprintf(err, errlen, "-device host=%s: this host device is already "
 				 "passed through%s%s", opts->host, d->opts.id[0] ? " as " : "",
 				 d->opts.id);
-			return -EBUSY;
+			ret = -EBUSY;
+			goto err_fd;
 		}
 	}
 	dev = calloc(1, sizeof(*dev));
-	if (!dev)
-		return -ENOMEM;
+	if (!dev) {
+		ret = -ENOMEM;
+		goto err_fd;
+	}
 	dev->host = host;
 	dev->opts = *opts;
 	dev->sys = sys;
 	pthread_mutex_init(&dev->lock, NULL);
 	pthread_mutex_init(&dev->irq_lock, NULL);
-	/* managed=on: the device moves to vfio-pci first (managed.c). */
-	ret = pt_managed_prepare(&host->cfg, opts, &dev->managed, err, errlen);
-	if (ret)
-		goto err_free;
-	/* The container, or the IOAS of iommufd= (host.c). */
+	/* The container, or the IOAS of iommufd= (host.c); it takes opts->fd over. */
+	fd_taken = true;
 	ret = pt_host_attach(host, opts, &dev->vdev, err, errlen);
 	if (ret)
-		goto err_managed;
+		goto err_free;
 	/*
 	 * The guest must find the device as after power-on, not as the last
 	 * user (a host driver or an earlier VM) left it.  A device without
@@ -88,19 +91,14 @@ int passthrough_device_add(struct passthrough_host *host, const struct passthrou
 
 err_detach:
 	vfio_device_detach(dev->vdev, NULL);
-err_managed:
-	/* The add's error is the one to report; a failed give-back goes to stderr. */
-	if (dev->managed.active) {
-		char merr[512];
-
-		if (pt_managed_release(&host->cfg, opts, &dev->managed, merr, sizeof(merr)))
-			fprintf(stderr, "ferry: %s\n", merr);
-	}
 err_free:
 	pthread_mutex_destroy(&dev->irq_lock);
 	pthread_mutex_destroy(&dev->irq_lock);
 	pthread_mutex_destroy(&dev->lock);
 	free(dev);
+err_fd:
+	if (!fd_taken)
+		pt_host_close_fd(host, opts);
 	return ret;
 }
 
@@ -129,22 +127,6 @@ int passthrough_device_remove(struct passthrough_device *dev, char *err, size_t 
 	ret = vfio_device_detach(dev->vdev, &verr);
 	if (ret)
 		pt_device_err(err, errlen, &dev->opts, &verr, ret);
-	/* Only now no fd of the device is left, so vfio-pci can let it go. */
-	if (dev->managed.active) {
-		int mret;
-
-		if (ret) {
-			char merr[512];
-
-			mret = pt_managed_release(&host->cfg, &dev->opts, &dev->managed, merr,
-						  sizeof(merr));
-			if (mret)
-				fprintf(stderr, "ferry: %s\n", merr);
-		} else {
-			ret = pt_managed_release(&host->cfg, &dev->opts, &dev->managed, err,
-						 errlen);
-		}
-	}
 	pthread_mutex_destroy(&dev->lock);
 	free(dev);
 	return ret;

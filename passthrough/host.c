@@ -336,11 +336,24 @@ static int pt_host_kvm_share(struct passthrough_host *host, struct vfio_ctx *ctx
 	return ret;
 }
 
+void pt_host_close_fd(struct passthrough_host *host, const struct passthrough_opts *opts)
+{
+	if (opts->fd >= 0)
+		host->cfg.sys->close(host->cfg.sys, opts->fd);
+}
+
 int pt_host_attach(struct passthrough_host *host, const struct passthrough_opts *opts,
 		   struct vfio_device **vdev, char *err, size_t errlen)
 {
 	struct vfio_err verr = { 0 };
 	struct vfio_ctx *ctx = host->ctx;
+	/* A caller's fd: the device's cdev with iommufd=, else its group node. */
+	struct vfio_attach_opts aopts = {
+		.flags = opts->fd < 0 ? 0 : opts->iommufd[0] ? VFIO_ATTACH_CDEV_FD :
+			 VFIO_ATTACH_GROUP_FD,
+		.cdev_fd = opts->iommufd[0] ? opts->fd : -1,
+		.group_fd = opts->iommufd[0] ? -1 : opts->fd,
+	};
 	int ret;
 
 	if (opts->iommufd[0]) {
@@ -350,17 +363,19 @@ int pt_host_attach(struct passthrough_host *host, const struct passthrough_opts 
 			snprintf(err, errlen, "-device host=%s: iommufd=%s names no iommufd "
 				 "object: add -object iommufd,id=%s to the command line",
 				 opts->host, opts->iommufd, opts->iommufd);
+			pt_host_close_fd(host, opts);
 			return -ENOENT;
 		}
 		ctx = sp->ctx;
 	}
 	ret = pt_host_check_group(host, opts, err, errlen);
-	if (ret)
+	if (!ret)
+		ret = pt_host_kvm_share(host, ctx, opts, err, errlen);
+	if (ret) {
+		pt_host_close_fd(host, opts);
 		return ret;
-	ret = pt_host_kvm_share(host, ctx, opts, err, errlen);
-	if (ret)
-		return ret;
-	ret = vfio_device_attach(ctx, opts->host, NULL, vdev, &verr);
+	}
+	ret = vfio_device_attach(ctx, opts->host, &aopts, vdev, &verr);
 	if (!ret)
 		return 0;
 	if (!verr.msg[0])

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * -device passthrough,host=BDF[,id=ID][,addr=SLOT][,iommufd=ID][,x-no-mmap=on][,managed=on]
+ * -device passthrough,host=BDF[,id=ID][,addr=SLOT][,iommufd=ID][,x-no-mmap=on]
  * (alias vfio-pci): the properties of one passthrough device, from the
  * command line or from QMP's device_add (which sets them one by one).
  */
+#include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +35,7 @@ void passthrough_opts_init(struct passthrough_opts *opts)
 {
 	memset(opts, 0, sizeof(*opts));
 	opts->slot = -1;
+	opts->fd = -1;
 }
 
 static int pt_opts_host(struct passthrough_opts *opts, const char *key, const char *bdf,
@@ -105,6 +108,22 @@ bad:
 			   "optionally with function 0 (e.g. addr=3, addr=0x1f, addr=04.0)", val);
 }
 
+/* fd=N: a number only; whether N is open, and what it is, the attach finds out. */
+static int pt_opts_fd(struct passthrough_opts *opts, const char *val, char *err, size_t errlen)
+{
+	unsigned long n;
+	char *end;
+
+	errno = 0;
+	n = strtoul(val, &end, 10);
+	if (!isdigit((unsigned char)*val) || *end || errno || n > INT_MAX)
+		return pt_opts_err(err, errlen, "fd=%s: give the number of an open file "
+				   "descriptor: the group /dev/vfio/N, or with iommufd= the "
+				   "device cdev /dev/vfio/devices/vfioX", val);
+	opts->fd = (int)n;
+	return 0;
+}
+
 int passthrough_opts_set(struct passthrough_opts *opts, const char *key, const char *val,
 			 char *err, size_t errlen)
 {
@@ -140,18 +159,10 @@ int passthrough_opts_set(struct passthrough_opts *opts, const char *key, const c
 		}
 		return 0;
 	}
-	if (!strcmp(key, "managed")) {
-		if (!strcmp(val, "on") || !strcmp(val, "true") || !strcmp(val, "yes")) {
-			opts->managed = true;
-		} else if (!strcmp(val, "off") || !strcmp(val, "false") || !strcmp(val, "no")) {
-			opts->managed = false;
-		} else {
-			return pt_opts_err(err, errlen, "managed=%s: give on or off", val);
-		}
-		return 0;
-	}
 	if (!strcmp(key, "addr"))
 		return pt_opts_addr(opts, val, err, errlen);
+	if (!strcmp(key, "fd"))
+		return pt_opts_fd(opts, val, err, errlen);
 	if (!strcmp(key, "bus")) {
 		if (strcmp(val, "pci.0") && strcmp(val, "pcie.0"))
 			return pt_opts_err(err, errlen, "bus=%s: the guest has one PCI bus, "
@@ -159,14 +170,14 @@ int passthrough_opts_set(struct passthrough_opts *opts, const char *key, const c
 		return 0;
 	}
 	return pt_opts_err(err, errlen, "unknown property '%s' (a passthrough device takes "
-			   "host, sysfsdev, id, addr, bus, iommufd, x-no-mmap, managed)", key);
+			   "host, sysfsdev, id, addr, bus, iommufd, x-no-mmap)", key);
 }
 
 int passthrough_opts_parse(const char *spec, struct passthrough_opts *opts, char *err,
 			   size_t errlen)
 {
 	static const char *const keys[] = { "driver", "host", "sysfsdev", "id", "addr", "bus",
-					    "iommufd", "x-no-mmap", "managed" };
+					    "iommufd", "x-no-mmap", "fd" };
 	bool seen[sizeof(keys) / sizeof(keys[0])] = { false };
 	char *copy, *item, *save = NULL;
 	bool first = true;

@@ -53,12 +53,16 @@ struct passthrough_opts {
 	 */
 	bool no_mmap;
 	/*
-	 * managed=on (libvirt's <hostdev managed='yes'>): ferry binds the host
-	 * device to vfio-pci before the attach, after libvirt's IOMMU group
-	 * check, and gives it back to its original driver once it is removed
-	 * (docs/libvirt.md).
+	 * fd=N, or an fd a QMP client passed (getfd): the device opened by the
+	 * caller, who may not have the privilege to open it itself.  With the
+	 * VM's container it is the group node /dev/vfio/N of the device's group;
+	 * with iommufd= it is the device's cdev /dev/vfio/devices/vfioX.  -1:
+	 * ferry opens what it needs.  passthrough_device_add() takes the fd
+	 * over, whatever its result: the device closes it when it is removed
+	 * (a group fd: when the group's last device goes), a failed add closes
+	 * it, and so does an add of a device whose group ferry already holds.
 	 */
-	bool managed;
+	int fd;
 };
 
 /* Empty options: no host, no id, any slot. */
@@ -169,13 +173,6 @@ struct passthrough_vm_config {
 	size_t nr_iommufds;
 	const struct passthrough_vm_ops *ops;
 	void *vm;
-	/*
-	 * -libvirt-uri: managed=on devices are detached and reattached through
-	 * this libvirt connection (virNodeDeviceDetachFlags "vfio",
-	 * virNodeDeviceReAttach) instead of ferry's own sysfs writes.  NULL:
-	 * sysfs.  The string must outlive the host (not copied).
-	 */
-	const char *libvirt_uri;
 };
 
 struct passthrough_host;

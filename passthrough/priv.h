@@ -109,24 +109,6 @@ enum pt_cfg_kind {
 	PT_CFG_EMULATED,	/* kept here (see config.c) */
 };
 
-/* managed=on (managed.c): what was done before the attach, to undo after the remove. */
-struct pt_managed {
-	bool active;
-	bool libvirt;		/* through -libvirt-uri, else sysfs (bind) */
-	struct vfio_bind bind;
-};
-
-/*
- * managed=on: libvirt's group check, then the device to vfio-pci (sysfs or
- * libvirt).  Does nothing without managed=on.  On failure nothing moved.
- */
-int pt_managed_prepare(const struct passthrough_vm_config *cfg, const struct passthrough_opts *opts,
-		       struct pt_managed *m, char *err, size_t errlen);
-/* Gives the device back to its driver; the device must be detached (no fd left). */
-int pt_managed_release(const struct passthrough_vm_config *cfg,
-		       const struct passthrough_opts *opts, struct pt_managed *m, char *err,
-		       size_t errlen);
-
 struct passthrough_device {
 	struct passthrough_host *host;
 	struct passthrough_device *next;
@@ -134,7 +116,6 @@ struct passthrough_device {
 	struct vfio_device *vdev;
 	struct vfio_sys *sys;
 	int fd;				/* the VFIO device fd */
-	struct pt_managed managed;
 
 	/* Guards everything below: config accesses come from any vCPU. */
 	pthread_mutex_t lock;
@@ -167,6 +148,9 @@ struct passthrough_device {
  * The VFIO attach of @opts->host in the ctx its options choose (the
  * container, or the IOAS of iommufd=); @err gets "-device host=BDF: why".
  */
+/* Closes a caller's fd (opts->fd) an add gives up before the attach takes it. */
+void pt_host_close_fd(struct passthrough_host *host, const struct passthrough_opts *opts);
+/* Takes opts->fd over, whatever the result. */
 int pt_host_attach(struct passthrough_host *host, const struct passthrough_opts *opts,
 		   struct vfio_device **vdev, char *err, size_t errlen);
 

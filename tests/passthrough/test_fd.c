@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * fd= of a passthrough device on the kernel model: a manager opens the
+ * device's group node (ferry may run unprivileged) and passes the fd.
+ * passthrough must use it instead of opening the node, and own it from the
+ * call on: the device's removal closes it, and so does every failed add,
+ * including one refused before the attach.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "fault_sys.h"
+#include "kmodel.h"
+#include "memory/memory.h"
+#include "passthrough/passthrough.h"
+
+#define RAM_SIZE	(2ULL << 20)
+
+static struct {
+	struct kmodel *km;
+	struct fault_sys fault;
+	struct vfio_sys *ms;	/* the model itself: the manager's calls */
+	int kvm_fd, vm_fd;
+	unsigned int base_fds;
+	struct mem_map *map;
+	void *mem;
+	struct passthrough_host *host;
+	struct passthrough_vm_config cfg;
+	char err[1024];
+} t;
+
+static void setup(void)
+{
+	struct mem_region r = { .gpa = 0, .size = RAM_SIZE, .fd = -1, .flags = MEM_REGION_RAM };
+	struct kmodel_config kcfg = kmodel_config_legacy();
+
+	memset(&t, 0, sizeof(t));
+	t.km = kmodel_new(&kcfg);
+	cr_assert_not_null(t.km);
+	cr_assert_eq(kmodel_add_device(t.km, "0000:00:03.0", 0x1234, 0x11e8, 5), 0);
+	cr_assert_eq(kmodel_add_device(t.km, "0000:00:04.0", 0x1234, 0x11e8, 6), 0);
+	cr_assert_eq(kmodel_add_device(t.km, "0000:01:01.0", 0x1234, 0x11e8, 7), 0);
+	cr_assert_eq(kmodel_add_device(t.km, "0000:01:02.0", 0x1234, 0x11e8, 7), 0);
+	cr_assert_eq(kmodel_bind(t.km, "0000:00:03.0", "vfio-pci"), 0);
+	cr_assert_eq(kmodel_bind(t.km, "0000:00:04.0", "vfio-pci"), 0);
+	cr_assert_eq(kmodel_bind(t.km, "0000:01:01.0", "vfio-pci"), 0);
+	cr_assert_eq(kmodel_bind(t.km, "0000:01:02.0", "e1000e"), 0);	/* group 7 not viable */
+	t.ms = kmodel_sys(t.km);
+	fault_sys_init(&t.fault, t.ms);
+	t.kvm_fd = t.ms->open(t.ms, "/dev/kvm", O_RDWR);
+	cr_assert_geq(t.kvm_fd, 0);
+	t.vm_fd = t.ms->ioctl(t.ms, t.kvm_fd, KVM_CREATE_VM, NULL);
+	cr_assert_geq(t.vm_fd, 0);
+	t.base_fds = kmodel_live_fds(t.km);
+	t.mem = mmap(NULL, 2 * RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		     -1, 0);
+	cr_assert_neq(t.mem, MAP_FAILED);
+	r.hva = (void *)(((uintptr_t)t.mem + RAM_SIZE - 1) & ~(uintptr_t)(RAM_SIZE - 1));
+	cr_assert_eq(mem_map_new(&t.map), 0);
+	cr_assert_eq(mem_map_add(t.map, &r), 0);
+	t.cfg = (struct passthrough_vm_config){
+		.sys = fault_sys_table(&t.fault),
+		.vm_fd = t.vm_fd,
+		.map = t.map,
+		.backend = VFIO_BACKEND_CONTAINER,
+	};
+	cr_assert_eq(passthrough_host_new(&t.cfg, &t.host, t.err, sizeof(t.err)), 0, "%s",
+		     t.err);
+	fault_sys_record(&t.fault, true);
+}
+
+static void teardown(void)
+{
+	passthrough_host_free(t.host);
+	mem_map_free(t.map);
+	munmap(t.mem, 2 * RAM_SIZE);
+	t.ms->close(t.ms, t.vm_fd);
+	t.ms->close(t.ms, t.kvm_fd);
+	cr_expect_eq(kmodel_live_fds(t.km), 0, "model fds left open");
+	kmodel_free(t.km);
+}
+
+TestSuite(fd, .init = setup, .fini = teardown);
+
+/* The manager's open, not ferry's: straight into the model. */
+static int manager_open(const char *path)
+{
+	int fd = t.ms->open(t.ms, path, O_RDWR);
+
+	cr_assert_geq(fd, 0, "open %s: %d", path, fd);
+	return fd;
+}
+
+static int ferry_opens_of(const char *path)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < t.fault.nlog; i++)
+		n += t.fault.log[i].op == FAULT_OPEN && !strcmp(t.fault.log[i].path, path);
+	return n;
+}
+
+/* Parses @spec, sets fd, adds: returns passthrough_device_add()'s result. */
+static int add_with_fd(const char *spec, int fd, struct passthrough_device **dev)
+{
+	struct passthrough_opts o;
+
+	cr_assert_eq(passthrough_opts_parse(spec, &o, t.err, sizeof(t.err)), 0, "%s", t.err);
+	cr_assert_eq(o.fd, -1, "no fd unless given");
+	o.fd = fd;
+	t.err[0] = '\0';
+	return passthrough_device_add(t.host, &o, dev, t.err, sizeof(t.err));
+}
+
+Test(fd, the_option_is_a_number)
+{
+	struct passthrough_opts o;
+
+	cr_assert_eq(passthrough_opts_parse("vfio-pci,host=00:03.0,fd=17", &o, t.err,
+					    sizeof(t.err)), 0, "%s", t.err);
+	cr_assert_eq(o.fd, 17);
+	cr_assert_eq(passthrough_opts_parse("vfio-pci,host=00:03.0,fd=-1", &o, t.err,
+					    sizeof(t.err)), -EINVAL);
+	cr_assert(strstr(t.err, "fd=-1: give the number of an open file descriptor"), "%s",
+		  t.err);
+	cr_assert_eq(passthrough_opts_parse("vfio-pci,host=00:03.0,fd=3x", &o, t.err,
+					    sizeof(t.err)), -EINVAL);
+	cr_assert_eq(passthrough_opts_parse("vfio-pci,host=00:03.0,fd=3,fd=4", &o, t.err,
+					    sizeof(t.err)), -EINVAL);
+	cr_assert(strstr(t.err, "fd is given twice"), "%s", t.err);
+}
+
+Test(fd, a_passed_group_fd_is_used_and_closed_on_removal)
+{
+	struct passthrough_device *dev = NULL;
+	int gfd = manager_open("/dev/vfio/5");
+
+	cr_assert_eq(add_with_fd("vfio-pci,host=00:03.0,id=d0", gfd, &dev), 0, "%s", t.err);
+	cr_assert_eq(ferry_opens_of("/dev/vfio/5"), 0, "ferry opened the group node itself");
+	cr_assert_eq(vfio_device_group_fd(passthrough_device_vfio(dev)), gfd);
+	cr_assert_eq(passthrough_device_remove(dev, t.err, sizeof(t.err)), 0, "%s", t.err);
+	cr_assert_eq(kmodel_live_fds(t.km), t.base_fds + 1, "the container alone stays");
+	/* The group is free again: the passed fd was closed. */
+	t.ms->close(t.ms, manager_open("/dev/vfio/5"));
+}
+
+Test(fd, an_add_refused_before_the_attach_closes_the_fd)
+{
+	struct passthrough_device *dev = NULL, *dup = NULL;
+	unsigned int before;
+
+	cr_assert_eq(add_with_fd("vfio-pci,host=00:04.0,id=d0", -1, &dev), 0, "%s", t.err);
+	before = kmodel_live_fds(t.km);
+	/* The same id again: refused before any attach, and the fd is closed all the same. */
+	cr_assert_eq(add_with_fd("vfio-pci,host=00:03.0,id=d0", manager_open("/dev/vfio/5"),
+				 &dup), -EEXIST);
+	cr_assert(strstr(t.err, "id 'd0' is already used"), "%s", t.err);
+	cr_assert_eq(kmodel_live_fds(t.km), before, "the passed group fd leaked");
+	t.ms->close(t.ms, manager_open("/dev/vfio/5"));
+	cr_assert_eq(passthrough_device_remove(dev, t.err, sizeof(t.err)), 0, "%s", t.err);
+}
+
+Test(fd, a_failed_attach_closes_the_fd)
+{
+	struct passthrough_device *dev = NULL;
+	unsigned int before = kmodel_live_fds(t.km);
+
+	/* Group 7 is not viable (01:02.0 is on e1000e). */
+	cr_assert_lt(add_with_fd("vfio-pci,host=01:01.0", manager_open("/dev/vfio/7"), &dev), 0);
+	cr_assert(strstr(t.err, "e1000e"), "%s", t.err);
+	cr_assert_eq(kmodel_live_fds(t.km), before, "the passed group fd leaked");
+	t.ms->close(t.ms, manager_open("/dev/vfio/7"));
+}
