@@ -59,11 +59,15 @@ int passthrough_device_add(struct passthrough_host *host, const struct passthrou
 	dev->sys = sys;
 	pthread_mutex_init(&dev->lock, NULL);
 	pthread_mutex_init(&dev->irq_lock, NULL);
+	/* managed=on: the device moves to vfio-pci first (managed.c). */
+	ret = pt_managed_prepare(&host->cfg, opts, &dev->managed, err, errlen);
+	if (ret)
+		goto err_free;
 	/* The container, or the IOAS of iommufd= (host.c); it takes opts->fd over. */
 	fd_taken = true;
 	ret = pt_host_attach(host, opts, &dev->vdev, err, errlen);
 	if (ret)
-		goto err_free;
+		goto err_managed;
 	/*
 	 * The guest must find the device as after power-on, not as the last
 	 * user (a host driver or an earlier VM) left it.  A device without
@@ -91,6 +95,14 @@ int passthrough_device_add(struct passthrough_host *host, const struct passthrou
 
 err_detach:
 	vfio_device_detach(dev->vdev, NULL);
+err_managed:
+	/* The add's error is the one to report; a failed give-back goes to stderr. */
+	if (dev->managed.active) {
+		char merr[512];
+
+		if (pt_managed_release(&host->cfg, opts, &dev->managed, merr, sizeof(merr)))
+			fprintf(stderr, "ferry: %s\n", merr);
+	}
 err_free:
 	pthread_mutex_destroy(&dev->irq_lock);
 	pthread_mutex_destroy(&dev->irq_lock);
@@ -127,6 +139,22 @@ int passthrough_device_remove(struct passthrough_device *dev, char *err, size_t 
 	ret = vfio_device_detach(dev->vdev, &verr);
 	if (ret)
 		pt_device_err(err, errlen, &dev->opts, &verr, ret);
+	/* Only now no fd of the device is left, so vfio-pci can let it go. */
+	if (dev->managed.active) {
+		int mret;
+
+		if (ret) {
+			char merr[512];
+
+			mret = pt_managed_release(&host->cfg, &dev->opts, &dev->managed, merr,
+						  sizeof(merr));
+			if (mret)
+				fprintf(stderr, "ferry: %s\n", merr);
+		} else {
+			ret = pt_managed_release(&host->cfg, &dev->opts, &dev->managed, err,
+						 errlen);
+		}
+	}
 	pthread_mutex_destroy(&dev->lock);
 	free(dev);
 	return ret;

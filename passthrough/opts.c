@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * -device passthrough,host=BDF[,id=ID][,addr=SLOT][,iommufd=ID][,x-no-mmap=on]
+ * -device passthrough,host=BDF[,id=ID][,addr=SLOT][,iommufd=ID][,x-no-mmap=on][,managed=on]
  * (alias vfio-pci): the properties of one passthrough device, from the
  * command line or from QMP's device_add (which sets them one by one).
  */
@@ -159,6 +159,16 @@ int passthrough_opts_set(struct passthrough_opts *opts, const char *key, const c
 		}
 		return 0;
 	}
+	if (!strcmp(key, "managed")) {
+		if (!strcmp(val, "on") || !strcmp(val, "true") || !strcmp(val, "yes")) {
+			opts->managed = true;
+		} else if (!strcmp(val, "off") || !strcmp(val, "false") || !strcmp(val, "no")) {
+			opts->managed = false;
+		} else {
+			return pt_opts_err(err, errlen, "managed=%s: give on or off", val);
+		}
+		return 0;
+	}
 	if (!strcmp(key, "addr"))
 		return pt_opts_addr(opts, val, err, errlen);
 	if (!strcmp(key, "fd"))
@@ -170,14 +180,14 @@ int passthrough_opts_set(struct passthrough_opts *opts, const char *key, const c
 		return 0;
 	}
 	return pt_opts_err(err, errlen, "unknown property '%s' (a passthrough device takes "
-			   "host, sysfsdev, id, addr, bus, iommufd, x-no-mmap)", key);
+			   "host, sysfsdev, id, addr, bus, iommufd, x-no-mmap, managed)", key);
 }
 
 int passthrough_opts_parse(const char *spec, struct passthrough_opts *opts, char *err,
 			   size_t errlen)
 {
 	static const char *const keys[] = { "driver", "host", "sysfsdev", "id", "addr", "bus",
-					    "iommufd", "x-no-mmap", "fd" };
+					    "iommufd", "x-no-mmap", "fd", "managed" };
 	bool seen[sizeof(keys) / sizeof(keys[0])] = { false };
 	char *copy, *item, *save = NULL;
 	bool first = true;

@@ -63,6 +63,13 @@ struct passthrough_opts {
 	 * it, and so does an add of a device whose group ferry already holds.
 	 */
 	int fd;
+	/*
+	 * managed=on (libvirt's <hostdev managed='yes'>): ferry binds the host
+	 * device to vfio-pci before the attach, after libvirt's IOMMU group
+	 * check, and gives it back to its original driver once it is removed
+	 * (docs/libvirt.md).
+	 */
+	bool managed;
 };
 
 /* Empty options: no host, no id, any slot. */
@@ -173,6 +180,13 @@ struct passthrough_vm_config {
 	size_t nr_iommufds;
 	const struct passthrough_vm_ops *ops;
 	void *vm;
+	/*
+	 * -libvirt-uri: managed=on devices are detached and reattached through
+	 * this libvirt connection (virNodeDeviceDetachFlags "vfio",
+	 * virNodeDeviceReAttach) instead of ferry's own sysfs writes.  NULL:
+	 * sysfs.  The string must outlive the host (not copied).
+	 */
+	const char *libvirt_uri;
 };
 
 struct passthrough_host;

@@ -109,6 +109,24 @@ enum pt_cfg_kind {
 	PT_CFG_EMULATED,	/* kept here (see config.c) */
 };
 
+/* managed=on (managed.c): what was done before the attach, to undo after the remove. */
+struct pt_managed {
+	bool active;
+	bool libvirt;		/* through -libvirt-uri, else sysfs (bind) */
+	struct vfio_bind bind;
+};
+
+/*
+ * managed=on: libvirt's group check, then the device to vfio-pci (sysfs or
+ * libvirt).  Does nothing without managed=on.  On failure nothing moved.
+ */
+int pt_managed_prepare(const struct passthrough_vm_config *cfg, const struct passthrough_opts *opts,
+		       struct pt_managed *m, char *err, size_t errlen);
+/* Gives the device back to its driver; the device must be detached (no fd left). */
+int pt_managed_release(const struct passthrough_vm_config *cfg,
+		       const struct passthrough_opts *opts, struct pt_managed *m, char *err,
+		       size_t errlen);
+
 struct passthrough_device {
 	struct passthrough_host *host;
 	struct passthrough_device *next;
@@ -116,6 +134,7 @@ struct passthrough_device {
 	struct vfio_device *vdev;
 	struct vfio_sys *sys;
 	int fd;				/* the VFIO device fd */
+	struct pt_managed managed;
 
 	/* Guards everything below: config accesses come from any vCPU. */
 	pthread_mutex_t lock;

@@ -54,10 +54,14 @@ void cli_usage(FILE *out)
 		"                      pass a host PCI device through (VFIO); vfio-pci is an alias\n"
 		"                      [,iommufd=ID]: through that iommufd object (cdev, IOAS)\n"
 		"                      [,x-no-mmap=on]: trap every BAR access (debugging)\n"
+		"                      [,managed=on]: bind the device to vfio-pci first and give\n"
+		"                      it back to its driver when it is removed\n"
 		"  -object iommufd,id=ID[,fd=N]\n"
 		"                      an iommufd with one IOAS for the devices naming it\n"
 		"  -qmp unix:PATH,server=on,wait=off\n"
 		"                      QMP control socket\n"
+		"  -libvirt-uri URI    managed=on devices are detached and reattached through\n"
+		"                      this libvirt connection (e.g. qemu:///system)\n"
 		"  -run-with user=NAME|UID:GID[,keep-ipc-lock=on]\n"
 		"                      after the set-up, become that user with no capabilities\n"
 		"                      (RLIMIT_MEMLOCK raised first; keep-ipc-lock keeps CAP_IPC_LOCK)\n"
@@ -527,6 +531,7 @@ enum cli_opt_id {
 	OPT_HELP, OPT_VERSION, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_M, OPT_SMP,
 	OPT_MEM_PATH, OPT_SERIAL, OPT_NOGRAPHIC, OPT_NO_REBOOT, OPT_NAME, OPT_PIDFILE,
 	OPT_DEVICE, OPT_QMP, OPT_OBJECT, OPT_RUN_WITH,
+	OPT_LIBVIRT_URI,
 };
 
 static const struct {
@@ -552,6 +557,7 @@ static const struct {
 	{ "qmp", OPT_QMP, true },
 	{ "object", OPT_OBJECT, true },
 	{ "run-with", OPT_RUN_WITH, true },
+	{ "libvirt-uri", OPT_LIBVIRT_URI, true },
 };
 
 static int cli_nonempty(const char *opt, const char *arg, const char **dst, char *err,
@@ -648,6 +654,9 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t errle
 			break;
 		case OPT_RUN_WITH:
 			ret = cli_opt_run_with(o, arg, err, errlen);
+			break;
+		case OPT_LIBVIRT_URI:
+			ret = cli_nonempty("libvirt-uri", arg, &o->vm.libvirt_uri, err, errlen);
 			break;
 		}
 	}

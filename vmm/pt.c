@@ -201,6 +201,7 @@ int machine_pt_attach_all(struct vmm *vmm, char *err, size_t errlen)
 		.backend = VFIO_BACKEND_CONTAINER,
 		.ops = &machine_pt_ops,
 		.vm = vmm,
+		.libvirt_uri = vmm->cfg.libvirt_uri,
 	};
 	struct passthrough_iommufd *objs = NULL;
 	struct passthrough_device *dev;

@@ -89,6 +89,8 @@ struct vmm_config {
 	bool no_reboot;			/* a guest reset stops the machine (-no-reboot) */
 	const struct vmm_iommufd_config *iommufds;	/* -object iommufd, ids unique */
 	unsigned int nr_iommufds;
+	/* -libvirt-uri: managed=on goes through libvirt's node-device API; NULL: sysfs. */
+	const char *libvirt_uri;
 };
 
 enum vmm_state {
