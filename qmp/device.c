@@ -60,8 +60,9 @@ static void cmd_device_add(struct qmp_request *req, struct json_object *args, vo
 {
 	struct vmm_device_prop props[DEVICE_MAX_PROPS];
 	char values[DEVICE_MAX_PROPS][256], err[512] = "";
+	const char *fdname = NULL;
 	size_t n = 0;
-	int ret;
+	int ret, fd;
 
 	/* driver first: the other properties are the driver's. */
 	props[n].key = "driver";
@@ -71,10 +72,15 @@ static void cmd_device_add(struct qmp_request *req, struct json_object *args, vo
 		if (!strcmp(key, "driver"))
 			continue;
 		if (!strcmp(key, "fd")) {
-			qmp_request_error(req, QMP_ERROR_GENERIC,
-					  "Property 'fd' is not supported yet: give 'host' (the "
-					  "host device's PCI address) instead");
-			return;
+			/* A getfd name: the fd itself is taken once the rest is checked. */
+			if (!req->s->machine->device_add_fd ||
+			    !json_object_is_type(val, json_type_string)) {
+				qmp_request_error(req, QMP_ERROR_GENERIC, "Parameter 'fd' expects "
+						  "the name of a file descriptor passed with getfd");
+				return;
+			}
+			fdname = json_object_get_string(val);
+			continue;
 		}
 		if (n == DEVICE_MAX_PROPS) {
 			qmp_request_error(req, QMP_ERROR_GENERIC,
@@ -89,7 +95,19 @@ static void cmd_device_add(struct qmp_request *req, struct json_object *args, vo
 		props[n].value = values[n];
 		n++;
 	}
-	ret = device_ops_add(req->s, props, n, err, sizeof(err));
+	if (fdname) {
+		fd = qmp_request_take_fd(req, fdname);
+		if (fd < 0) {
+			qmp_request_error(req, QMP_ERROR_GENERIC, "File descriptor named '%s' not "
+					  "found: pass it first with getfd (SCM_RIGHTS)", fdname);
+			return;
+		}
+		/* Taken from the store: the machine owns it now, whatever the result. */
+		ret = req->s->machine->device_add_fd(req->s->machine_opaque, props, n, fd, err,
+						     sizeof(err));
+	} else {
+		ret = device_ops_add(req->s, props, n, err, sizeof(err));
+	}
 	if (ret) {
 		qmp_request_error(req, QMP_ERROR_GENERIC, "%s", err[0] ? err : strerror(-ret));
 		return;

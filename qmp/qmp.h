@@ -113,6 +113,14 @@ struct qmp_machine_ops {
 			  char *err, size_t errlen);
 	int (*device_del)(void *opaque, const char *id, char *err, size_t errlen);
 	int (*pci_list)(void *opaque, struct vmm_pci_info **list, size_t *nr);
+	/*
+	 * Optional: device_add with fd=NAME, NAME an fd the client passed with
+	 * getfd (the device's group /dev/vfio/N, or its cdev with iommufd=).
+	 * As device_add, and it takes @fd over whatever the result, as
+	 * vmm_device_add() does.  Without it, device_add refuses fd=.
+	 */
+	int (*device_add_fd)(void *opaque, const struct vmm_device_prop *props, size_t nr_props,
+			     int fd, char *err, size_t errlen);
 };
 
 /*

@@ -188,6 +188,13 @@ static int vmm_machine_device_add(void *opaque, const struct vmm_device_prop *pr
 			      errlen);
 }
 
+static int vmm_machine_device_add_fd(void *opaque, const struct vmm_device_prop *props,
+				     size_t nr_props, int fd, char *err, size_t errlen)
+{
+	return vmm_device_add(((struct qmp_vmm_machine *)opaque)->vmm, props, nr_props, fd, err,
+			      errlen);
+}
+
 static int vmm_machine_device_del(void *opaque, const char *id, char *err, size_t errlen)
 {
 	return vmm_device_del(((struct qmp_vmm_machine *)opaque)->vmm, id, err, errlen);
@@ -210,6 +217,7 @@ const struct qmp_machine_ops qmp_vmm_machine_ops = {
 	.device_add = vmm_machine_device_add,
 	.device_del = vmm_machine_device_del,
 	.pci_list = vmm_machine_pci_list,
+	.device_add_fd = vmm_machine_device_add_fd,
 };
 
 int qmp_vmm_machine_new(struct vmm *vmm, struct qmp_vmm_machine **out)

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "passthrough/passthrough.h"
 #include "vmm/bus.h"
@@ -392,6 +393,24 @@ static int machine_free_slot(struct vmm *vmm)
 	return -1;
 }
 
+/*
+ * An add that ferry had to open the device for, refused for want of a
+ * privilege: after -run-with user= ferry cannot open /dev/vfio/N, and the way
+ * on is the manager's fd.  Said when ferry runs without root's file access,
+ * whatever the reason.
+ */
+static void machine_explain_unprivileged(int fd_given, int ret, char *err, size_t errlen)
+{
+	size_t len = err ? strlen(err) : 0;
+
+	if (fd_given >= 0 || (ret != -EACCES && ret != -EPERM) || !err || geteuid() == 0)
+		return;
+	snprintf(err + len, errlen - len, ". ferry runs as uid %u without the privilege to open "
+		 "/dev/vfio/N (it dropped it with -run-with user=): open the group yourself and "
+		 "pass the fd with getfd (SCM_RIGHTS), then device_add ...,fd=NAME",
+		 (unsigned int)geteuid());
+}
+
 int vmm_device_add(struct vmm *vmm, const struct vmm_device_prop *props, size_t nr_props,
 		   int fd, char *err, size_t errlen)
 {
@@ -400,35 +419,40 @@ int vmm_device_add(struct vmm *vmm, const struct vmm_device_prop *props, size_t 
 	const char *driver = NULL;
 	int ret, slot;
 
-	if (fd >= 0) {
-		machine_err(err, errlen, "passing the VFIO device as an fd (fd=) is not "
-			    "supported yet: give host= instead");
-		return -EOPNOTSUPP;
-	}
 	passthrough_opts_init(&opts);
 	for (size_t i = 0; i < nr_props; i++) {
 		if (!strcmp(props[i].key, "driver"))
 			driver = props[i].value;
+		if (!strcmp(props[i].key, "fd")) {
+			machine_err(err, errlen, "fd: pass the file descriptor itself (QMP: getfd, "
+				    "then fd=NAME), not a number");
+			ret = -EINVAL;
+			goto err_fd;
+		}
 		ret = passthrough_opts_set(&opts, props[i].key, props[i].value, err, errlen);
 		if (ret)
-			return ret;
+			goto err_fd;
 	}
 	if (!driver) {
 		machine_err(err, errlen, "no driver: give driver=vfio-pci (or passthrough)");
-		return -EINVAL;
+		ret = -EINVAL;
+		goto err_fd;
 	}
 	if (!opts.host[0]) {
 		machine_err(err, errlen, "which host device? give host=DDDD:BB:DD.F (see "
 			    "`lspci -D` on the host)");
-		return -EINVAL;
+		ret = -EINVAL;
+		goto err_fd;
 	}
 	if (vmm_get_state(vmm) == VMM_STATE_STOPPED) {
 		machine_err(err, errlen, "the machine has stopped: no device can be added");
-		return -ESHUTDOWN;
+		ret = -ESHUTDOWN;
+		goto err_fd;
 	}
 	if (!vmm->pt) {
 		machine_err(err, errlen, "this machine cannot take passthrough devices");
-		return -ENODEV;
+		ret = -ENODEV;
+		goto err_fd;
 	}
 
 	pthread_mutex_lock(&vmm->dev_lock);
@@ -454,9 +478,13 @@ int vmm_device_add(struct vmm *vmm, const struct vmm_device_prop *props, size_t 
 		ret = -EEXIST;
 		goto out;
 	}
+	opts.fd = fd;
+	fd = -1;	/* passthrough_device_add() takes it over, whatever happens */
 	ret = passthrough_device_add(vmm->pt, &opts, &dev, err, errlen);
-	if (ret)
+	if (ret) {
+		machine_explain_unprivileged(opts.fd, ret, err, errlen);
 		goto out;
+	}
 	/* Its INTx line (the slot's GSI) is wired before the guest can see it. */
 	ret = machine_pt_connect_intx(vmm, dev, slot, err, errlen);
 	if (ret) {
@@ -476,6 +504,9 @@ int vmm_device_add(struct vmm *vmm, const struct vmm_device_prop *props, size_t 
 	hotplug_insert(vmm->hotplug, slot);
 out:
 	pthread_mutex_unlock(&vmm->dev_lock);
+err_fd:
+	if (fd >= 0)
+		close(fd);
 	return ret;
 }
 

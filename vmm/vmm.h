@@ -190,8 +190,11 @@ struct vmm_device_prop {
 /*
  * Adds a device (-device syntax, one property at a time: driver and host
  * are required) and tells the guest.  All or nothing: on failure the VM is
- * exactly as before, and @err says why.  @fd: a VFIO device fd the caller
- * passes (not supported yet: must be -1).  -EEXIST: the id is taken (or
+ * exactly as before, and @err says why.  @fd: -1, or an fd the caller opened
+ * for the device (its group /dev/vfio/N; with iommufd= its cdev), which is
+ * how an unprivileged ferry (-run-with user=) still hot-plugs; it is taken
+ * over whatever the result (closed on failure).  An "fd" property is
+ * refused: fds come as @fd, never as numbers.  -EEXIST: the id is taken (or
  * the slot); -EINVAL: a bad property; else passthrough's errors.
  */
 int vmm_device_add(struct vmm *vmm, const struct vmm_device_prop *props, size_t nr_props,

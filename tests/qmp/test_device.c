@@ -9,10 +9,13 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "tests/qmp/harness.h"
 
@@ -36,6 +39,9 @@ struct fake {
 	int add_calls;
 	int fail;		/* device_add fails with this errno and a message */
 	struct qmp_server *s;
+	/* device_add fd=: the inode of the last fd the machine was given */
+	ino_t last_fd_ino;
+	int fd_calls;
 };
 
 static struct fake fm;
@@ -88,6 +94,20 @@ static int fake_device_add(void *opaque, const struct vmm_device_prop *props, si
 	}
 	pthread_mutex_unlock(&fm.lock);
 	return ret;
+}
+
+/* As vmm_device_add(): the fd is the machine's, whatever the result. */
+static int fake_device_add_fd(void *opaque, const struct vmm_device_prop *props, size_t n,
+			      int fd, char *err, size_t errlen)
+{
+	struct stat st;
+
+	pthread_mutex_lock(&fm.lock);
+	fm.fd_calls++;
+	fm.last_fd_ino = fstat(fd, &st) ? 0 : st.st_ino;
+	pthread_mutex_unlock(&fm.lock);
+	close(fd);
+	return fake_device_add(opaque, props, n, err, errlen);
 }
 
 static int fake_device_del(void *opaque, const char *id, char *err, size_t errlen)
@@ -186,6 +206,7 @@ static const struct qmp_machine_ops fake_ops = {
 	.device_add = fake_device_add,
 	.device_del = fake_device_del,
 	.pci_list = fake_pci_list,
+	.device_add_fd = fake_device_add_fd,
 };
 
 /* The guest ejects @id: as the machine does it, from another thread. */
@@ -325,8 +346,12 @@ Test(device, bad_input)
 	expect_error(tc_cmd(&c, ADD "{\"driver\":\"vfio-pci\","
 			    "\"fd\":\"myfd\"}}"),
 		     "GenericError",
-		     "Property 'fd' is not supported yet: give 'host' (the host device's PCI "
-		     "address) instead");
+		     "File descriptor named 'myfd' not found: pass it first with getfd "
+		     "(SCM_RIGHTS)");
+	expect_error(tc_cmd(&c, ADD "{\"driver\":\"vfio-pci\","
+			    "\"fd\":3}}"),
+		     "GenericError",
+		     "Parameter 'fd' expects the name of a file descriptor passed with getfd");
 	cr_assert_eq(fm.add_calls, 0, "the machine saw none of these");
 	expect_error(tc_cmd(&c, "{\"execute\":\"device_del\"}"), "GenericError",
 		     "Parameter 'id' is missing");
@@ -482,5 +507,37 @@ Test(device, query_qmp_schema)
 		}
 	}
 	json_object_put(m);
+	tc_close(&c);
+}
+
+/* The unprivileged way (-run-with user=): getfd a group fd, then device_add fd=NAME. */
+Test(device, add_with_a_passed_fd)
+{
+	struct json_object *r;
+	struct stat st;
+	struct tc c;
+	int p[2], before;
+
+	tc_open(&c, &t);
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	cr_assert_eq(fstat(p[1], &st), 0);
+	tc_send_fd(&c, "{\"execute\":\"getfd\",\"arguments\":{\"fdname\":\"grp\"}}\r\n", p[1]);
+	close(p[1]);
+	expect_return_empty(tc_reply(&c));
+	before = count_fds();
+	r = tc_cmd(&c, ADD "{\"driver\":\"vfio-pci\",\"host\":\"01:00.0\",\"id\":\"d9\","
+		   "\"fd\":\"grp\"}}");
+	expect_return_empty(r);
+	cr_assert_eq(fm.fd_calls, 1);
+	cr_assert_eq(fm.last_fd_ino, st.st_ino, "the machine got another fd than the client's");
+	cr_assert_str_eq(fm.last_props, "driver=vfio-pci,host=01:00.0,id=d9",
+			 "fd= is not passed on as a property");
+	cr_assert(wait_fds(before - 1), "the taken fd is still open in ferry");
+	/* Taken: a second use of the name finds nothing. */
+	expect_error(tc_cmd(&c, ADD "{\"driver\":\"vfio-pci\",\"host\":\"02:00.0\","
+			    "\"fd\":\"grp\"}}"),
+		     "GenericError", "File descriptor named 'grp' not found");
+	cr_assert_eq(fm.fd_calls, 1);
+	close(p[0]);
 	tc_close(&c);
 }
