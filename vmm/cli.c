@@ -54,6 +54,8 @@ void cli_usage(FILE *out)
 		"                      pass a host PCI device through (VFIO); vfio-pci is an alias\n"
 		"                      [,iommufd=ID]: through that iommufd object (cdev, IOAS)\n"
 		"                      [,x-no-mmap=on]: trap every BAR access (debugging)\n"
+		"                      [,fd=N|/dev/fdset/S]: the group /dev/vfio/N (or with\n"
+		"                      iommufd= the cdev) opened by the caller\n"
 		"                      [,managed=on]: bind the device to vfio-pci first and give\n"
 		"                      it back to its driver when it is removed\n"
 		"  -object iommufd,id=ID[,fd=N]\n"
@@ -65,6 +67,9 @@ void cli_usage(FILE *out)
 		"  -run-with user=NAME|UID:GID[,keep-ipc-lock=on]\n"
 		"                      after the set-up, become that user with no capabilities\n"
 		"                      (RLIMIT_MEMLOCK raised first; keep-ipc-lock keeps CAP_IPC_LOCK)\n"
+		"  -add-fd fd=N,set=S[,opaque=TEXT]\n"
+		"                      inherited fd N joins fd set S; -device ...,fd=/dev/fdset/S\n"
+		"                      uses it (a group /dev/vfio/N, or with iommufd= a cdev)\n"
 		"  -h, --help          show this help\n"
 		"  --version           show the version\n"
 		"\n"
@@ -306,6 +311,16 @@ static int cli_name_item(struct cli_opts *o, void *opaque, const char *key, size
 	return 0;
 }
 
+#define CLI_FDSET_PREFIX "fd=/dev/fdset/"
+
+/* A -device that names an fd set: judged once -add-fd's are all read. */
+static bool cli_device_uses_fdset(const char *spec)
+{
+	const char *p = strstr(spec, CLI_FDSET_PREFIX);
+
+	return p && (p == spec || p[-1] == ',');
+}
+
 /*
  * -device is the passthrough layer's option: it alone knows what a
  * passthrough device accepts, so its parser is the one that judges the text
@@ -320,9 +335,14 @@ static int cli_opt_device(struct cli_opts *o, const char *arg, char *err, size_t
 	if (!strcmp(arg, "help") || !strcmp(arg, "?"))
 		return cli_err(err, errlen, "-device: ferry has one driver: passthrough "
 			       "(alias vfio-pci),host=DDDD:BB:DD.F[,id=ID][,addr=SLOT]");
-	ret = passthrough_opts_parse(arg, &opts, err, errlen);
-	if (ret)
-		return ret;
+	if (cli_device_uses_fdset(arg)) {
+		/* cli_resolve_fdsets() rewrites it to fd=N and judges it then. */
+		opts.id[0] = '\0';
+	} else {
+		ret = passthrough_opts_parse(arg, &opts, err, errlen);
+		if (ret)
+			return ret;
+	}
 	for (unsigned int i = 0; opts.id[0] && i < o->nr_devices; i++) {
 		if (passthrough_opts_parse(o->devices[i].spec, &prev, NULL, 0))
 			continue;
@@ -337,6 +357,128 @@ static int cli_opt_device(struct cli_opts *o, const char *arg, char *err, size_t
 	o->devices[o->nr_devices++] = (struct vmm_device_config){ .spec = arg };
 	o->vm.devices = o->devices;
 	o->vm.nr_devices = o->nr_devices;
+	return 0;
+}
+
+struct cli_add_fd {
+	const char *spec;
+	char *err;
+	size_t errlen;
+	long long fd, set;	/* -1 unset */
+	const char *opaque;
+};
+
+static int cli_add_fd_item(struct cli_opts *o, void *opaque, const char *key, size_t keylen,
+			   const char *val)
+{
+	struct cli_add_fd *c = opaque;
+	unsigned long long n;
+
+	(void)o;
+	if (!key || !val)
+		return cli_err(c->err, c->errlen, "-add-fd %s: write key=value (e.g. -add-fd "
+			       "fd=5,set=1)", c->spec);
+	if (key_is(key, keylen, "opaque")) {
+		c->opaque = val;
+		return 0;
+	}
+	if (!key_is(key, keylen, "fd") && !key_is(key, keylen, "set"))
+		return cli_err(c->err, c->errlen, "-add-fd %s: unknown key '%.*s' (give fd=N, "
+			       "set=S and optionally opaque=TEXT)", c->spec, (int)keylen, key);
+	if (cli_number(val, &n) || n > 0x7fffffff)
+		return cli_err(c->err, c->errlen, "-add-fd %s: %.*s=%s is not a number", c->spec,
+			       (int)keylen, key, val);
+	if (key_is(key, keylen, "fd")) {
+		/* QEMU's rule too: the standard streams are never a set's member. */
+		if (n <= 2)
+			return cli_err(c->err, c->errlen, "-add-fd %s: fd=%s is stdin, stdout or "
+				       "stderr: pass the file as another descriptor", c->spec, val);
+		c->fd = (long long)n;
+	} else {
+		c->set = (long long)n;
+	}
+	return 0;
+}
+
+static int cli_opt_add_fd(struct cli_opts *o, const char *arg, char *err, size_t errlen)
+{
+	struct cli_add_fd c = { .spec = arg, .err = err, .errlen = errlen, .fd = -1, .set = -1 };
+	struct cli_fdset_fd *n;
+	int ret = cli_items(o, arg, cli_add_fd_item, &c);
+
+	if (ret)
+		return ret;
+	if (c.fd < 0 || c.set < 0)
+		return cli_err(err, errlen, "-add-fd %s: give both fd=N (an inherited file "
+			       "descriptor) and set=S (e.g. -add-fd fd=5,set=1)", arg);
+	for (unsigned int i = 0; i < o->nr_fdset_fds; i++) {
+		if (o->fdset_fds[i].fd == c.fd)
+			return cli_err(err, errlen, "-add-fd %s: fd %lld is already in fd set %u",
+				       arg, c.fd, o->fdset_fds[i].set);
+	}
+	n = realloc(o->fdset_fds, (o->nr_fdset_fds + 1) * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	o->fdset_fds = n;
+	o->fdset_fds[o->nr_fdset_fds++] = (struct cli_fdset_fd){
+		.fd = (int)c.fd, .set = (unsigned int)c.set, .opaque = c.opaque,
+	};
+	return 0;
+}
+
+/*
+ * After every option is read (QEMU's -add-fd may follow the option that uses
+ * the set): each -device fd=/dev/fdset/S becomes fd=N, N the set's first fd,
+ * and is judged like any -device.
+ */
+static int cli_resolve_fdsets(struct cli_opts *o, char *err, size_t errlen)
+{
+	for (unsigned int i = 0; i < o->nr_devices; i++) {
+		const char *spec = o->devices[i].spec, *p, *end;
+		struct passthrough_opts check;
+		unsigned long long set;
+		char num[24], *copy;
+		const struct cli_fdset_fd *f = NULL;
+		size_t len;
+		int ret;
+
+		if (!cli_device_uses_fdset(spec))
+			continue;
+		p = strstr(spec, CLI_FDSET_PREFIX) + strlen(CLI_FDSET_PREFIX);
+		end = strchr(p, ',');
+		len = end ? (size_t)(end - p) : strlen(p);
+		if (len >= sizeof(num))
+			len = sizeof(num) - 1;
+		memcpy(num, p, len);
+		num[len] = '\0';
+		if (cli_number(num, &set))
+			return cli_err(err, errlen, "-device %s: /dev/fdset/%s: an fd set is a "
+				       "number (e.g. fd=/dev/fdset/1 with -add-fd fd=N,set=1)",
+				       spec, num);
+		for (unsigned int j = 0; j < o->nr_fdset_fds && !f; j++) {
+			if (o->fdset_fds[j].set == set)
+				f = &o->fdset_fds[j];
+		}
+		if (!f)
+			return cli_err(err, errlen, "-device %s: fd set %llu has no fd: add "
+				       "-add-fd fd=N,set=%llu", spec, set, set);
+		snprintf(num, sizeof(num), "%d", f->fd);
+		/* spec up to "fd=", the number, and the rest from @end. */
+		len = (size_t)(p - spec) - strlen("/dev/fdset/");
+		copy = malloc(len + strlen(num) + (end ? strlen(end) : 0) + 1);
+		if (!copy)
+			return -ENOMEM;
+		sprintf(copy, "%.*s%s%s", (int)len, spec, num, end ? end : "");
+		if (!cli_own(o, copy, strlen(copy))) {
+			free(copy);
+			return -ENOMEM;
+		}
+		free(copy);
+		o->devices[i].spec = o->owned[o->nr_owned - 1];
+		ret = passthrough_opts_parse(o->devices[i].spec, &check, err, errlen);
+		if (ret)
+			return ret;
+	}
 	return 0;
 }
 
@@ -530,7 +672,7 @@ static int cli_opt_run_with(struct cli_opts *o, const char *arg, char *err, size
 enum cli_opt_id {
 	OPT_HELP, OPT_VERSION, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_M, OPT_SMP,
 	OPT_MEM_PATH, OPT_SERIAL, OPT_NOGRAPHIC, OPT_NO_REBOOT, OPT_NAME, OPT_PIDFILE,
-	OPT_DEVICE, OPT_QMP, OPT_OBJECT, OPT_RUN_WITH,
+	OPT_DEVICE, OPT_QMP, OPT_OBJECT, OPT_RUN_WITH, OPT_ADD_FD,
 	OPT_LIBVIRT_URI,
 };
 
@@ -557,6 +699,7 @@ static const struct {
 	{ "qmp", OPT_QMP, true },
 	{ "object", OPT_OBJECT, true },
 	{ "run-with", OPT_RUN_WITH, true },
+	{ "add-fd", OPT_ADD_FD, true },
 	{ "libvirt-uri", OPT_LIBVIRT_URI, true },
 };
 
@@ -655,11 +798,19 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t errle
 		case OPT_RUN_WITH:
 			ret = cli_opt_run_with(o, arg, err, errlen);
 			break;
+		case OPT_ADD_FD:
+			ret = cli_opt_add_fd(o, arg, err, errlen);
+			break;
 		case OPT_LIBVIRT_URI:
 			ret = cli_nonempty("libvirt-uri", arg, &o->vm.libvirt_uri, err, errlen);
 			break;
 		}
 	}
+	if (ret == -ENOMEM)
+		return cli_err(err, errlen, "out of memory parsing the command line");
+	if (ret)
+		return ret;
+	ret = cli_resolve_fdsets(o, err, errlen);
 	if (ret == -ENOMEM)
 		return cli_err(err, errlen, "out of memory parsing the command line");
 	if (ret)
@@ -680,5 +831,6 @@ void cli_opts_free(struct cli_opts *o)
 	free(o->owned);
 	free(o->devices);
 	free(o->iommufds);
+	free(o->fdset_fds);
 	memset(o, 0, sizeof(*o));
 }

@@ -21,6 +21,19 @@ enum cli_action {
 	CLI_VERSION,
 };
 
+/*
+ * -add-fd fd=N,set=S[,opaque=TEXT] (QEMU's): fd N, inherited from the
+ * manager, is member of fd set S, and an option names it as /dev/fdset/S.
+ * ferry's users of fd sets: -device passthrough,...,fd=/dev/fdset/S (the
+ * group node, or with iommufd= the device cdev), rewritten by cli_parse()
+ * to fd=N with the set's first fd.
+ */
+struct cli_fdset_fd {
+	int fd;
+	unsigned int set;
+	const char *opaque;	/* NULL when not given; for the reader only */
+};
+
 struct cli_opts {
 	enum cli_action action;
 	struct vmm_config vm;		/* strings point into argv or into @owned */
@@ -32,6 +45,8 @@ struct cli_opts {
 	unsigned int nr_devices;
 	struct vmm_iommufd_config *iommufds;	/* -object iommufd */
 	unsigned int nr_iommufds;
+	struct cli_fdset_fd *fdset_fds;	/* -add-fd, in command-line order */
+	unsigned int nr_fdset_fds;
 	char **owned;			/* strings the parser allocated */
 	unsigned int nr_owned;
 };

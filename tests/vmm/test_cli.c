@@ -304,3 +304,52 @@ Test(cli, run_with_errors)
 		     "user=a,chroot=/var/empty");
 	EXPECT_ERROR("needs a value", "-kernel", "/k", "-run-with");
 }
+
+Test(cli, add_fd_and_fdset_paths)
+{
+	struct cli_opts o;
+	char err[256];
+
+	/* -add-fd may come after the -device that names its set. */
+	cr_assert_eq(PARSE(&o, err, "-kernel", "/k",
+			   "-device", "vfio-pci,host=01:00.0,fd=/dev/fdset/2,id=d0",
+			   "-add-fd", "fd=7,set=2,opaque=/dev/vfio/12",
+			   "-add-fd", "fd=9,set=2",
+			   "-device", "vfio-pci,fd=/dev/fdset/4,host=02:00.0",
+			   "-add-fd", "set=4,fd=11"), 0, "%s", err);
+	cr_assert_eq(o.nr_fdset_fds, 3);
+	cr_assert_eq(o.fdset_fds[0].fd, 7);
+	cr_assert_eq(o.fdset_fds[0].set, 2);
+	cr_assert_str_eq(o.fdset_fds[0].opaque, "/dev/vfio/12");
+	cr_assert_null(o.fdset_fds[1].opaque);
+	/* The set's first fd, in place; the rest of the spec kept. */
+	cr_assert_str_eq(o.vm.devices[0].spec, "vfio-pci,host=01:00.0,fd=7,id=d0");
+	cr_assert_str_eq(o.vm.devices[1].spec, "vfio-pci,fd=11,host=02:00.0");
+	cli_opts_free(&o);
+
+	/* A plain number stays as it is. */
+	cr_assert_eq(PARSE(&o, err, "-kernel", "/k", "-device", "vfio-pci,host=01:00.0,fd=5"),
+		     0, "%s", err);
+	cr_assert_str_eq(o.vm.devices[0].spec, "vfio-pci,host=01:00.0,fd=5");
+	cli_opts_free(&o);
+}
+
+Test(cli, add_fd_errors)
+{
+	EXPECT_ERROR("give both fd=N", "-kernel", "/k", "-add-fd", "fd=5");
+	EXPECT_ERROR("give both fd=N", "-kernel", "/k", "-add-fd", "set=1");
+	EXPECT_ERROR("fd=1 is stdin, stdout or stderr", "-kernel", "/k", "-add-fd", "fd=1,set=1");
+	EXPECT_ERROR("fd=x is not a number", "-kernel", "/k", "-add-fd", "fd=x,set=1");
+	EXPECT_ERROR("unknown key 'flags'", "-kernel", "/k", "-add-fd", "fd=5,set=1,flags=2");
+	EXPECT_ERROR("fd 5 is already in fd set 1", "-kernel", "/k", "-add-fd", "fd=5,set=1",
+		     "-add-fd", "fd=5,set=2");
+	EXPECT_ERROR("fd set 3 has no fd: add -add-fd fd=N,set=3", "-kernel", "/k",
+		     "-add-fd", "fd=5,set=1", "-device", "vfio-pci,host=01:00.0,fd=/dev/fdset/3");
+	EXPECT_ERROR("an fd set is a number", "-kernel", "/k",
+		     "-device", "vfio-pci,host=01:00.0,fd=/dev/fdset/x");
+	/* Rewritten, the device is judged as any other. */
+	EXPECT_ERROR("unknown property 'bogus'", "-kernel", "/k", "-add-fd", "fd=5,set=1",
+		     "-device", "vfio-pci,host=01:00.0,fd=/dev/fdset/1,bogus=1");
+	EXPECT_ERROR("fd=-3: give the number", "-kernel", "/k",
+		     "-device", "vfio-pci,host=01:00.0,fd=-3");
+}
