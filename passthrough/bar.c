@@ -285,14 +285,28 @@ void pt_bars_update(struct passthrough_device *dev)
 {
 	const struct passthrough_vm_ops *ops = dev->host->cfg.ops;
 	bool changed = false;
+	int ret;
 
 	for (int i = 0; i < PT_NR_REGIONS; i++)
 		changed |= dev->bars[i].mapped != pt_bar_decoded(dev, i);
 	if (!changed || dev->remap_pending)
 		return;
 	dev->remap_pending = true;
-	if (!ops || ops->defer(dev->host->cfg.vm, pt_bars_remap, dev))
+	ret = ops ? ops->defer(dev->host->cfg.vm, pt_bars_remap, dev) : -EPERM;
+	/*
+	 * Only outside a guest access (-EPERM) may the move run here: inside
+	 * one the VM's bus is locked for reading and adding a trap waits for
+	 * it.  A defer that fails otherwise leaves the BARs where they were
+	 * until the guest's next COMMAND or BAR write.
+	 */
+	if (ret == -EPERM) {
 		pt_bars_remap_locked(dev);
+	} else if (ret) {
+		dev->remap_pending = false;
+		fprintf(stderr, "ferry: passthrough %s: cannot move its BARs now (%s); they stay "
+			"where they were until the guest writes COMMAND or a BAR again\n",
+			dev->opts.id[0] ? dev->opts.id : dev->opts.host, strerror(-ret));
+	}
 }
 
 void pt_bars_remap_now(struct passthrough_device *dev)

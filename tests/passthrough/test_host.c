@@ -595,6 +595,7 @@ static struct {
 	} trap[MAX_TRAPS];
 	int nr;
 	int defers;
+	int defer_ret;		/* what vm_defer answers: -EPERM unless a test says */
 } vm;
 
 static int vm_trap_add(void *opaque, enum passthrough_space space, uint64_t base, uint64_t len,
@@ -627,11 +628,11 @@ static int vm_trap_del(void *opaque, enum passthrough_space space, uint64_t base
 	return -ENOENT;
 }
 
-/* Not inside a guest access here: the layer must run the move itself. */
+/* Not inside a guest access here (-EPERM): the layer must run the move itself. */
 static int vm_defer(void *opaque, void (*fn)(void *arg), void *arg)
 {
 	vm.defers++;
-	return -EPERM;
+	return vm.defer_ret;
 }
 
 static const struct passthrough_vm_ops vm_ops = {
@@ -644,6 +645,7 @@ static void pci_setup(void)
 {
 	setup();
 	memset(&vm, 0, sizeof(vm));
+	vm.defer_ret = -EPERM;
 	t.cfg.ops = &vm_ops;
 	t.cfg.vm = &vm;
 }
@@ -750,6 +752,29 @@ Test(pci, a_placed_bar_is_trapped_and_mapped_and_follows_the_guest)
 	cr_expect_eq(vm.nr, 0);
 	cr_expect_null(mem_map_gpa_to_hva(t.map, 0xfd000000, 4));
 	cr_expect_eq(raw(d, 0x04) & 0xffff, PCI_COMMAND_MASTER);
+}
+
+/*
+ * Inside a guest access the VM's bus is locked for reading, so a move whose
+ * deferral fails must not run there (adding a trap would wait for that
+ * lock): the BAR stays put, and the guest's next write moves it.
+ */
+Test(pci, a_move_that_cannot_be_deferred_waits_for_the_next_write)
+{
+	struct passthrough_device *d;
+
+	host_new();
+	d = add("passthrough,host=0000:00:03.0");
+	wr(d, 0x10, 4, 0xfe000000);
+	vm.defer_ret = -ENOSPC;
+	wr(d, 0x04, 2, PCI_COMMAND_MEMORY);
+	cr_expect_eq(vm.defers, 1);
+	cr_expect_eq(vm.nr, 0, "the move ran inline inside a guest access");
+	cr_expect_null(mem_map_gpa_to_hva(t.map, 0xfe000000, 4));
+	vm.defer_ret = -EPERM;
+	wr(d, 0x04, 2, PCI_COMMAND_MEMORY);
+	cr_assert_eq(vm.nr, 1, "the next write did not move the BAR");
+	cr_expect_eq(vm.trap[0].base, 0xfe000000);
 }
 
 Test(pci, trapped_accesses_reach_the_device)
