@@ -217,3 +217,56 @@ finally:
     out = proc.stdout.read().decode(errors="replace")
     if out:
         print("ferry said:\n" + out, flush=True)
+
+
+def fd_targets(pid):
+    out = {}
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            out[int(fd)] = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            pass
+    return out
+
+
+# The manager's way at start: it opens the group and hands it over with
+# -add-fd; it keeps its own copy open, so a ferry that opened /dev/vfio/N
+# itself would get EBUSY (one opener per group): success proves the passed
+# fd was used.
+gfd = os.open("/dev/vfio/" + group1, os.O_RDWR)
+os.set_inheritable(gfd, True)
+for p in (sock_path, serial):
+    if os.path.exists(p):
+        os.unlink(p)
+proc = subprocess.Popen([ferry, "-kernel", kernel, "-initrd", initrd,
+                         "-append", "console=ttyS0 panic=-1", "-m", "%dM" % RAM_MIB,
+                         "-nographic", "-serial", "file:" + serial,
+                         "-qmp", "unix:%s,server=on,wait=off" % sock_path,
+                         "-device", "vfio-pci,host=%s,id=cold0,fd=/dev/fdset/1" % bdf1,
+                         "-add-fd", "fd=%d,set=1,opaque=/dev/vfio/%s" % (gfd, group1),
+                         "-run-with", "user=nobody"],
+                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT, pass_fds=[gfd])
+os.close(gfd)
+try:
+    booted = wait_serial(r"^EDU-COUNT: 1", timeout=300)
+    text = serial_text()
+    targets = fd_targets(proc.pid) if proc.poll() is None else {}
+    groups = [fd for fd, t in targets.items() if t == "/dev/vfio/" + group1]
+    check("add-fd-cold-plug", booted and re.search(r"^EDU-DMA: ok", text, re.M) and
+          not re.search(r"FAIL", text) and groups == [gfd],
+          "booted %s, fds on the group %s (passed %d): %s" % (booted, groups, gfd,
+                                                             text[-1500:]))
+    os.kill(proc.pid, 15)
+    proc.wait(timeout=60)
+    check("add-fd-group-free-at-exit", proc.returncode == 0 and group_opens(group1),
+          "status %s" % proc.returncode)
+except Exception as e:
+    check("add-fd-client", False, "%s: %s" % (type(e).__name__, e))
+finally:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    out = proc.stdout.read().decode(errors="replace")
+    if out:
+        print("ferry said:\n" + out, flush=True)
