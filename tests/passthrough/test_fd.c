@@ -33,10 +33,10 @@ static struct {
 	char err[1024];
 } t;
 
-static void setup(void)
+static void setup_with(struct kmodel_config kcfg, const struct passthrough_iommufd *objs,
+		       size_t nr_objs)
 {
 	struct mem_region r = { .gpa = 0, .size = RAM_SIZE, .fd = -1, .flags = MEM_REGION_RAM };
-	struct kmodel_config kcfg = kmodel_config_legacy();
 
 	memset(&t, 0, sizeof(t));
 	t.km = kmodel_new(&kcfg);
@@ -67,10 +67,24 @@ static void setup(void)
 		.vm_fd = t.vm_fd,
 		.map = t.map,
 		.backend = VFIO_BACKEND_CONTAINER,
+		.iommufds = objs,
+		.nr_iommufds = nr_objs,
 	};
 	cr_assert_eq(passthrough_host_new(&t.cfg, &t.host, t.err, sizeof(t.err)), 0, "%s",
 		     t.err);
 	fault_sys_record(&t.fault, true);
+}
+
+static void setup(void)
+{
+	setup_with(kmodel_config_legacy(), NULL, 0);
+}
+
+static const struct passthrough_iommufd one_obj[] = { { .id = "ifd0" } };
+
+static void setup_iommufd(void)
+{
+	setup_with(kmodel_config_iommufd(), one_obj, 1);
 }
 
 static void teardown(void)
@@ -174,4 +188,26 @@ Test(fd, a_failed_attach_closes_the_fd)
 	cr_assert(strstr(t.err, "e1000e"), "%s", t.err);
 	cr_assert_eq(kmodel_live_fds(t.km), before, "the passed group fd leaked");
 	t.ms->close(t.ms, manager_open("/dev/vfio/7"));
+}
+
+/* With iommufd=, fd= is the device's cdev (libvirt's way with iommufd). */
+Test(fd_cdev, a_passed_cdev_fd_is_used_and_closed_on_removal, .init = setup_iommufd,
+     .fini = teardown)
+{
+	struct passthrough_device *dev = NULL;
+	struct vfio_bdf bdf;
+	char cdev[32], path[64];
+	int cfd;
+
+	cr_assert_eq(vfio_bdf_parse("0000:00:03.0", &bdf, NULL), 0);
+	cr_assert_eq(vfio_host_device_cdev(t.ms, &bdf, cdev, sizeof(cdev)), 0);
+	snprintf(path, sizeof(path), "/dev/vfio/devices/%s", cdev);
+	cfd = manager_open(path);
+	cr_assert_eq(add_with_fd("vfio-pci,host=00:03.0,iommufd=ifd0", cfd, &dev), 0, "%s",
+		     t.err);
+	cr_assert_eq(ferry_opens_of(path), 0, "ferry opened the cdev itself");
+	cr_assert_eq(vfio_device_fd(passthrough_device_vfio(dev)), cfd);
+	cr_assert_eq(kmodel_device_bound(t.km, "0000:00:03.0"), 1);
+	cr_assert_eq(passthrough_device_remove(dev, t.err, sizeof(t.err)), 0, "%s", t.err);
+	cr_assert_eq(kmodel_device_open_count(t.km, "0000:00:03.0"), 0, "the cdev was closed");
 }
