@@ -75,8 +75,9 @@ static void cmd_device_add(struct qmp_request *req, struct json_object *args, vo
 			/* A getfd name: the fd itself is taken once the rest is checked. */
 			if (!req->s->machine->device_add_fd ||
 			    !json_object_is_type(val, json_type_string)) {
-				qmp_request_error(req, QMP_ERROR_GENERIC, "Parameter 'fd' expects "
-						  "the name of a file descriptor passed with getfd");
+				qmp_request_error(req, QMP_ERROR_GENERIC,
+						  "Parameter 'fd' expects the name of a file "
+						  "descriptor passed with getfd");
 				return;
 			}
 			fdname = json_object_get_string(val);
