@@ -181,6 +181,15 @@ try:
           json.dumps(r))
     check("refused-add-left-group-free", group_opens(group2))
 
+    # A refused add closes the fd it was given (here: the id is taken).
+    gfd = os.open("/dev/vfio/" + group2, os.O_RDWR)
+    r1 = q.cmd("getfd", {"fdname": "grp2"}, fd=gfd)
+    os.close(gfd)
+    r2 = q.cmd("device_add", {"driver": "vfio-pci", "host": bdf2, "id": "cold0",
+                              "fd": "grp2"})
+    check("refused-add-closes-fd", r1 == {"return": {}} and "Duplicate device ID" in
+          r2.get("error", {}).get("desc", "") and group_opens(group2), "%s %s" % (r1, r2))
+
     # The manager's way: open the group, pass it, name it in device_add.
     gfd = os.open("/dev/vfio/" + group2, os.O_RDWR)
     r1 = q.cmd("getfd", {"fdname": "grp2"}, fd=gfd)
