@@ -109,10 +109,14 @@ static int bind_driver(struct vfio_sys *sys, const struct vfio_bdf *bdf, char *d
 }
 
 /*
- * Back to @orig: clear the override, unbind whatever is bound if it is not
- * @orig, reprobe, and bind @orig explicitly if the probe chose otherwise.
- * Each step is tried even when one before failed: the aim is the original
- * state, and the first failure is what is returned.
+ * Back to @orig.  driver_override is set to @orig for the probe, so that
+ * only @orig can take the device (without it the probe would give it to
+ * whichever driver matches first: the native driver of a device that was on
+ * pci-stub, say), and cleared afterwards so later probes are the kernel's
+ * usual ones.  A device that was unbound is only unbound.  Each step is
+ * tried even when one before failed, and a second call finishes what a
+ * failed one left: the aim is the original state, and the first failure is
+ * what is returned.
  */
 static int bind_return(struct vfio_sys *sys, const char *name, const struct vfio_bdf *bdf,
 		       const char *orig)
@@ -121,34 +125,33 @@ static int bind_return(struct vfio_sys *sys, const char *name, const struct vfio
 	int ret, first = 0;
 
 	snprintf(path, sizeof(path), PCI_BUS "/devices/%s/driver_override", name);
+	if (*orig) {
+		ret = bind_write(sys, path, orig);
+		if (ret)
+			return ret;
+	}
+	ret = bind_driver(sys, bdf, drv, sizeof(drv));
+	if (ret)
+		return ret;
+	if (*drv && strcmp(drv, orig)) {
+		char unbind[PATH_MAX];
+
+		snprintf(unbind, sizeof(unbind), PCI_BUS "/drivers/%s/unbind", drv);
+		ret = bind_write(sys, unbind, name);
+		if (ret)
+			return ret;
+		*drv = '\0';
+	}
+	if (!*drv && *orig) {
+		ret = bind_write(sys, PCI_BUS "/drivers_probe", name);
+		first = first ?: ret;
+	}
 	ret = bind_write(sys, path, "\n");
 	first = first ?: ret;
 	ret = bind_driver(sys, bdf, drv, sizeof(drv));
 	if (ret)
 		return first ?: ret;
-	if (!strcmp(drv, orig))
-		return first;
-	if (*drv) {
-		snprintf(path, sizeof(path), PCI_BUS "/drivers/%s/unbind", drv);
-		ret = bind_write(sys, path, name);
-		if (ret)
-			return first ?: ret;
-	}
-	/* Unbound before: a probe would hand it to whichever driver matches. */
-	if (!*orig)
-		return first;
-	ret = bind_write(sys, PCI_BUS "/drivers_probe", name);
-	first = first ?: ret;
-	ret = bind_driver(sys, bdf, drv, sizeof(drv));
-	if (ret)
-		return first ?: ret;
-	if (!strcmp(drv, orig))
-		return first;
-	if (*drv || !*orig)
-		return first ?: -EIO;
-	snprintf(path, sizeof(path), PCI_BUS "/drivers/%s/bind", orig);
-	ret = bind_write(sys, path, name);
-	return first ?: ret;
+	return first ?: strcmp(drv, orig) ? -EIO : 0;
 }
 
 int vfio_bind_vfio_pci(struct vfio_sys *sys, const struct vfio_bdf *bdf, struct vfio_bind *b,

@@ -163,10 +163,11 @@ int vfio_bind_vfio_pci(struct vfio_sys *sys, const struct vfio_bdf *bdf, struct 
 		       struct vfio_err *err);
 
 /*
- * Undoes vfio_bind_vfio_pci(): unbinds vfio-pci, clears driver_override and
- * reprobes, so the device ends on b->orig_driver (explicitly bound to it when
- * the probe picked another).  The device must no longer be open.  A no-op
- * when !b->changed.
+ * Undoes vfio_bind_vfio_pci(): writes b->orig_driver to driver_override,
+ * unbinds vfio-pci, reprobes (so only the original driver can take it) and
+ * clears driver_override; a device that was unbound is only unbound.  The
+ * device must no longer be open.  After a failure, calling it again finishes
+ * the job.  A no-op when !b->changed.
  */
 int vfio_bind_restore(struct vfio_sys *sys, const struct vfio_bind *b, struct vfio_err *err);
 

@@ -245,3 +245,30 @@ Test(managed_bind, fault_at_each_restore_step_recovers)
 		cr_assert_str_eq(kmodel_device_override(km, "0000:00:03.0"), "");
 	}
 }
+
+/* pci-stub before: the give-back must not let the native driver take it. */
+Test(managed_bind, pci_stub_is_given_back_to_pci_stub)
+{
+	struct vfio_bdf a = bdf("0000:00:03.0");
+	struct vfio_err err = { 0 };
+	struct vfio_bind b;
+
+	int fd;
+
+	/* Native driver e1000 (setup), now held by pci-stub. */
+	cr_assert_eq(kmodel_bind(km, "0000:00:03.0", NULL), 0);
+	cr_assert_eq(kmodel_bind(km, "0000:00:03.0", "pci-stub"), 0);
+	cr_assert_eq(vfio_bind_vfio_pci(sys, &a, &b, &err), 0, "%s", err.msg);
+	cr_assert_str_eq(b.orig_driver, "pci-stub");
+	cr_assert_str_eq(driver(sys, "0000:00:03.0"), "vfio-pci");
+	cr_assert_eq(vfio_bind_restore(sys, &b, &err), 0, "%s", err.msg);
+	cr_assert_str_eq(driver(sys, "0000:00:03.0"), "pci-stub");
+	cr_assert_str_eq(kmodel_device_override(km, "0000:00:03.0"), "");
+	/* And a plain probe now is the kernel's usual one: the native driver. */
+	cr_assert_eq(kmodel_bind(km, "0000:00:03.0", NULL), 0);
+	fd = sys->open(sys, "/sys/bus/pci/drivers_probe", O_WRONLY);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(sys->pwrite(sys, fd, "0000:00:03.0", 12, 0), 12);
+	sys->close(sys, fd);
+	cr_assert_str_eq(driver(sys, "0000:00:03.0"), "e1000");
+}
