@@ -279,3 +279,48 @@ finally:
     out = proc.stdout.read().decode(errors="replace")
     if out:
         print("ferry said:\n" + out, flush=True)
+
+
+# With iommufd (the 6.12 lab kernel): the manager opens /dev/iommu and the
+# device's cdev, ferry gets both as fds and opens neither.
+if os.path.exists("/dev/iommu"):
+    cdev = os.listdir("/sys/bus/pci/devices/%s/vfio-dev" % bdf1)[0]
+    ifd = os.open("/dev/iommu", os.O_RDWR)
+    cfd = os.open("/dev/vfio/devices/" + cdev, os.O_RDWR)
+    for p in (sock_path, serial):
+        if os.path.exists(p):
+            os.unlink(p)
+    proc = subprocess.Popen([ferry, "-kernel", kernel, "-initrd", initrd,
+                             "-append", "console=ttyS0 panic=-1", "-m", "%dM" % RAM_MIB,
+                             "-nographic", "-serial", "file:" + serial,
+                             "-object", "iommufd,id=ifd0,fd=%d" % ifd,
+                             "-add-fd", "fd=%d,set=2,opaque=/dev/vfio/devices/%s" % (cfd, cdev),
+                             "-device", "vfio-pci,host=%s,iommufd=ifd0,fd=/dev/fdset/2" % bdf1,
+                             "-run-with", "user=nobody"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, pass_fds=[ifd, cfd])
+    os.close(ifd)
+    os.close(cfd)
+    try:
+        booted = wait_serial(r"^EDU-COUNT: 1", timeout=300)
+        text = serial_text()
+        targets = fd_targets(proc.pid) if proc.poll() is None else {}
+        cdevs = [fd for fd, t in targets.items() if t == "/dev/vfio/devices/" + cdev]
+        iommus = [fd for fd, t in targets.items() if t == "/dev/iommu"]
+        st = status_fields("/proc/%d/status" % proc.pid) if proc.poll() is None else {}
+        check("iommufd-cdev-fds", booted and re.search(r"^EDU-DMA: ok", text, re.M) and
+              not re.search(r"FAIL", text) and cdevs == [cfd] and iommus == [ifd] and
+              int(st.get("CapEff", "1"), 16) == 0,
+              "booted %s, cdev fds %s (passed %d), iommufd fds %s (passed %d), CapEff %s: %s"
+              % (booted, cdevs, cfd, iommus, ifd, st.get("CapEff"), text[-1500:]))
+        os.kill(proc.pid, 15)
+        proc.wait(timeout=60)
+    except Exception as e:
+        check("iommufd-client", False, "%s: %s" % (type(e).__name__, e))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        out = proc.stdout.read().decode(errors="replace")
+        if out:
+            print("ferry said:\n" + out, flush=True)
