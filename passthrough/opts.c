@@ -180,7 +180,7 @@ int passthrough_opts_set(struct passthrough_opts *opts, const char *key, const c
 		return 0;
 	}
 	return pt_opts_err(err, errlen, "unknown property '%s' (a passthrough device takes "
-			   "host, sysfsdev, id, addr, bus, iommufd, x-no-mmap, managed)", key);
+			   "host, sysfsdev, id, addr, bus, iommufd, x-no-mmap, managed, fd)", key);
 }
 
 int passthrough_opts_parse(const char *spec, struct passthrough_opts *opts, char *err,
