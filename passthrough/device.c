@@ -55,6 +55,7 @@ int passthrough_device_add(struct passthrough_host *host, const struct passthrou
 		goto err_fd;
 	}
 	dev->host = host;
+	dev->req_efd = -1;
 	dev->opts = *opts;
 	dev->sys = sys;
 	pthread_mutex_init(&dev->lock, NULL);
@@ -90,6 +91,8 @@ int passthrough_device_add(struct passthrough_host *host, const struct passthrou
 	dev->next = host->devices;
 	host->devices = dev;
 	host->nr_devices++;
+	/* Last: it cannot fail, and from now on the loop may call back with @dev. */
+	pt_request_init(dev);
 	*out = dev;
 	return 0;
 
@@ -127,6 +130,11 @@ int passthrough_device_remove(struct passthrough_device *dev, char *err, size_t 
 			break;
 		}
 	}
+	/*
+	 * The request interrupt first: no unplug is asked for a device being
+	 * removed, and its eventfd goes while the device fd still exists.
+	 */
+	pt_request_release(dev);
 	/* Interrupts off (VFIO, irqfds, routes) while the device fd still exists. */
 	pthread_mutex_lock(&dev->lock);
 	pthread_mutex_lock(&dev->irq_lock);

@@ -101,6 +101,7 @@ enum passthrough_space {
 
 /* A BAR of a passthrough device, as the VM's bus sees it (opaque). */
 struct passthrough_bar;
+struct passthrough_device;
 
 /*
  * What the layer needs from the VM; the VMM implements it (passthrough/
@@ -142,6 +143,29 @@ struct passthrough_vm_ops {
 	 */
 	int (*irqfd_assign)(void *vm, int fd, uint32_t gsi, int resample_fd);
 	int (*irqfd_deassign)(void *vm, int fd, uint32_t gsi);
+
+	/*
+	 * The host asking for a device back (VFIO's request interrupt, see
+	 * request.c); all three optional: without them the request is not
+	 * registered and an unbind on the host waits until the device is
+	 * removed some other way.
+	 *
+	 * fd_watch runs @fn(@arg) on the VM's event loop whenever @fd is
+	 * readable; after fd_unwatch returns @fn is not running and will not
+	 * run again.  fd_unwatch is called from any thread except the loop's
+	 * callbacks of that fd.
+	 */
+	int (*fd_watch)(void *vm, int fd, void (*fn)(void *arg), void *arg);
+	int (*fd_unwatch)(void *vm, int fd);
+	/*
+	 * Asks the VMM to take @dev out of the guest the way device_del does
+	 * (the guest ejects it, then the VMM removes it).  Called from @fn of
+	 * fd_watch, so it must only start the unplug: removing the device, or
+	 * waiting for anything that removes devices, would wait for itself.
+	 * @dev may be gone by the time the unplug runs; the VMM finds it again
+	 * by its host address.
+	 */
+	int (*request_unplug)(void *vm, struct passthrough_device *dev);
 };
 
 /*
@@ -227,6 +251,15 @@ size_t passthrough_host_device_count(const struct passthrough_host *host);
  */
 int passthrough_device_add(struct passthrough_host *host, const struct passthrough_opts *opts,
 			   struct passthrough_device **dev, char *err, size_t errlen);
+/*
+ * passthrough_device_add() also registers VFIO's request interrupt when the
+ * device has one and the VM's ops can watch fds and unplug: a host that
+ * unbinds the device from vfio-pci then gets an unplug request to the VMM
+ * (passthrough_vm_ops.request_unplug) instead of a hang.  A failed
+ * registration is logged and the add goes on (the unbind then waits, as
+ * before).  Whether it is registered, for the VMM's logs and tests:
+ */
+bool passthrough_device_has_request(const struct passthrough_device *dev);
 /*
  * Detaches and frees @dev in the kernel's teardown order (device fd, then
  * the group and, with the last group, the container).  Returns the first

@@ -160,6 +160,15 @@ struct passthrough_device {
 	struct pt_msi msi;
 	struct pt_msix msix;
 	bool irq_error_said;	/* one message per device for failures the guest caused */
+
+	/*
+	 * VFIO's request interrupt (request.c): the eventfd the kernel signals
+	 * while the host waits for the device, -1 when not registered.
+	 * @req_asked (atomic) is set by the first signal: later ones, which
+	 * the kernel repeats until the device is closed, are only drained.
+	 */
+	int req_efd;
+	bool req_asked;
 };
 
 /* host.c */
@@ -214,6 +223,15 @@ void pt_irq_reset(struct passthrough_device *dev);
 int pt_intx_set_gsi(struct passthrough_device *dev, int gsi);
 /* The mode the guest's registers ask for: MSI-X, MSI, INTx when placed, or none. */
 void pt_irq_update(struct passthrough_device *dev);
+
+/* request.c */
+/*
+ * Registers VFIO's request interrupt on an eventfd the VM's loop watches.
+ * Never fails: without it the device works, and why is said on stderr.
+ */
+void pt_request_init(struct passthrough_device *dev);
+/* Unregisters it and closes the eventfd; before the device fd goes. */
+void pt_request_release(struct passthrough_device *dev);
 
 /* bar.c */
 /* @cfg: the device's config space as read at attach (BAR types). */

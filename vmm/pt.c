@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 
 #include "passthrough/passthrough.h"
 #include "vmm/bus.h"
@@ -154,6 +155,147 @@ static int machine_pt_irqfd_deassign(void *opaque, int fd, uint32_t gsi)
 	return kvm_irqfd_deassign(((struct vmm *)opaque)->kvm, fd, gsi);
 }
 
+/*
+ * Fds passthrough/ asks the event loop to watch (VFIO's request eventfd):
+ * the loop's callback takes (opaque, events), passthrough's takes (arg), so
+ * each watch has a small record, found again at unwatch.
+ */
+struct machine_pt_watch {
+	struct machine_pt_watch *next;
+	struct vmm *vmm;
+	int fd;
+	void (*fn)(void *arg);
+	void *arg;
+};
+
+static pthread_mutex_t machine_pt_watches_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct machine_pt_watch *machine_pt_watches;
+
+static void machine_pt_watch_fired(void *opaque, uint32_t events)
+{
+	struct machine_pt_watch *w = opaque;
+
+	(void)events;
+	w->fn(w->arg);
+}
+
+static int machine_pt_fd_watch(void *opaque, int fd, void (*fn)(void *arg), void *arg)
+{
+	struct vmm *vmm = opaque;
+	struct machine_pt_watch *w = calloc(1, sizeof(*w));
+	int ret;
+
+	if (!w)
+		return -ENOMEM;
+	*w = (struct machine_pt_watch){ .vmm = vmm, .fd = fd, .fn = fn, .arg = arg };
+	pthread_mutex_lock(&machine_pt_watches_lock);
+	w->next = machine_pt_watches;
+	machine_pt_watches = w;
+	pthread_mutex_unlock(&machine_pt_watches_lock);
+	ret = vmm_loop_add_fd(vmm->loop, fd, EPOLLIN, machine_pt_watch_fired, w);
+	if (ret) {
+		pthread_mutex_lock(&machine_pt_watches_lock);
+		for (struct machine_pt_watch **p = &machine_pt_watches; *p; p = &(*p)->next) {
+			if (*p == w) {
+				*p = w->next;
+				break;
+			}
+		}
+		pthread_mutex_unlock(&machine_pt_watches_lock);
+		free(w);
+	}
+	return ret;
+}
+
+static int machine_pt_fd_unwatch(void *opaque, int fd)
+{
+	struct vmm *vmm = opaque;
+	struct machine_pt_watch *w = NULL;
+	int ret;
+
+	/* After this the callback is not running: its record may go. */
+	ret = vmm_loop_del_fd(vmm->loop, fd);
+	pthread_mutex_lock(&machine_pt_watches_lock);
+	for (struct machine_pt_watch **p = &machine_pt_watches; *p; p = &(*p)->next) {
+		if ((*p)->vmm == vmm && (*p)->fd == fd) {
+			w = *p;
+			*p = w->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&machine_pt_watches_lock);
+	free(w);
+	return ret;
+}
+
+/*
+ * The host wants a device back (VFIO's request interrupt): the unplug that
+ * device_del starts.  The request comes from inside a loop callback, which
+ * a device's removal waits for (fd_unwatch) while it holds dev_lock, so the
+ * unplug itself runs as deferred loop work, with the device named by its
+ * host address: by then it may be gone.
+ */
+struct machine_pt_unplug {
+	struct vmm *vmm;
+	char host[VFIO_BDF_STRLEN];
+};
+
+static void machine_pt_unplug_run(void *opaque)
+{
+	struct machine_pt_unplug *u = opaque;
+	struct vmm *vmm = u->vmm;
+	char path[sizeof(vmm->devs[0].path)], err[256];
+	enum machine_dev_state state = MACHINE_DEV_FREE;
+
+	/* ferry is stopping: its teardown closes the device, which is what the host waits for. */
+	if (vmm_get_state(vmm) == VMM_STATE_STOPPED)
+		goto out;
+	pthread_mutex_lock(&vmm->dev_lock);
+	for (unsigned int slot = 1; slot < MACHINE_SLOTS; slot++) {
+		struct machine_dev *d = &vmm->devs[slot];
+
+		if (d->state != MACHINE_DEV_FREE && d->pt &&
+		    !strcmp(passthrough_device_host(d->pt), u->host)) {
+			state = d->state;
+			memcpy(path, d->path, sizeof(path));
+			break;
+		}
+	}
+	pthread_mutex_unlock(&vmm->dev_lock);
+	if (state == MACHINE_DEV_FREE) {
+		fprintf(stderr, "ferry: host requested device %s back, but it is not on the "
+			"guest's PCI bus, so ferry cannot unplug it from the guest: if ferry "
+			"still holds it, quit ferry to release it\n", u->host);
+		goto out;
+	}
+	if (state == MACHINE_DEV_UNPLUGGING) {
+		fprintf(stderr, "ferry: device %s: its unplug is already pending; the host gets "
+			"it back once the guest ejects it\n", u->host);
+		goto out;
+	}
+	/* Another request (device_del) may have come in between: then that one is pending. */
+	if (vmm_device_del(vmm, path, err, sizeof(err)) == -ENODEV)
+		fprintf(stderr, "ferry: host requested device %s back: %s\n", u->host, err);
+out:
+	free(u);
+}
+
+static int machine_pt_request_unplug(void *opaque, struct passthrough_device *dev)
+{
+	struct vmm *vmm = opaque;
+	struct machine_pt_unplug *u = calloc(1, sizeof(*u));
+	int ret;
+
+	if (!u)
+		return -ENOMEM;
+	u->vmm = vmm;
+	snprintf(u->host, sizeof(u->host), "%s", passthrough_device_host(dev));
+	ret = vmm_loop_defer(vmm->loop, machine_pt_unplug_run, u);
+	if (ret)
+		free(u);
+	return ret;
+}
+
 static const struct passthrough_vm_ops machine_pt_ops = {
 	.trap_add = machine_pt_trap_add,
 	.trap_del = machine_pt_trap_del,
@@ -163,6 +305,9 @@ static const struct passthrough_vm_ops machine_pt_ops = {
 	.gsi_free = machine_pt_gsi_free,
 	.irqfd_assign = machine_pt_irqfd_assign,
 	.irqfd_deassign = machine_pt_irqfd_deassign,
+	.fd_watch = machine_pt_fd_watch,
+	.fd_unwatch = machine_pt_fd_unwatch,
+	.request_unplug = machine_pt_request_unplug,
 };
 
 int machine_pt_connect_intx(struct vmm *vmm, struct passthrough_device *dev, unsigned int slot,

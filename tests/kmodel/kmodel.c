@@ -739,6 +739,13 @@ int kmodel_device_intx_unmask_eventfd(struct kmodel *km, const char *bdf)
 	return d ? d->intx_unmask_efd : -ENODEV;
 }
 
+int kmodel_device_req_eventfd(struct kmodel *km, const char *bdf)
+{
+	struct kdevice *d = km_device_by_bdf(km, bdf);
+
+	return d ? d->req_efd : -ENODEV;
+}
+
 int kmodel_device_resets(struct kmodel *km, const char *bdf)
 {
 	struct kdevice *d = km_device_by_bdf(km, bdf);

@@ -211,6 +211,11 @@ int kmodel_device_irq_eventfd(struct kmodel *km, const char *bdf, unsigned int i
 			      unsigned int vector);
 int kmodel_device_irq_vectors(struct kmodel *km, const char *bdf);
 int kmodel_device_intx_unmask_eventfd(struct kmodel *km, const char *bdf);
+/*
+ * The request interrupt's eventfd (VFIO_PCI_REQ_IRQ_INDEX) as the user set
+ * it, -1 when none (also once the device's last fd is closed).
+ */
+int kmodel_device_req_eventfd(struct kmodel *km, const char *bdf);
 /* VFIO_DEVICE_RESETs that succeeded on @bdf. */
 int kmodel_device_resets(struct kmodel *km, const char *bdf);
 

@@ -43,6 +43,7 @@ void km_device_init(struct kdevice *d)
 	d->sparse_bar = -1;
 	d->irq_type = KM_NUM_IRQS;
 	d->rom_fd = -1;
+	d->req_efd = -1;
 	km_device_irqs_clear(d);
 	km_cfg_w16(c, 0x00, d->vendor);
 	km_cfg_w16(c, 0x02, d->device_id);
@@ -224,6 +225,9 @@ void km_device_release(struct kfile *f)
 		g->cdev_device_open_cnt--;
 		d->kvm = false;
 	}
+	/* vfio_pci_core_disable(): the request trigger is put too */
+	if (!d->open_count)
+		d->req_efd = -1;
 	if (d->irq_type != KM_NUM_IRQS && !d->open_count) {
 		/* vfio_pci_core_close_device(): interrupts off, eventfds put */
 		d->irq_type = KM_NUM_IRQS;
@@ -435,6 +439,21 @@ static int km_set_irqs(struct kdevice *d, struct vfio_irq_set *hdr)
 		if (ret)
 			return ret;
 		d->intx_unmask_efd = efd;
+		return 0;
+	}
+	if (hdr->index == VFIO_PCI_REQ_IRQ_INDEX && size != 1) {
+		/*
+		 * vfio_pci_set_ctx_trigger_single(): DATA_NONE count 0 puts the
+		 * trigger (count 1 would signal it); an eventfd replaces it, -1
+		 * puts it.
+		 */
+		int32_t efd = size ? *(int32_t *)hdr->data : -1;
+		int ret = efd >= 0 ? km_check_eventfd(efd) : 0;
+
+		if (ret)
+			return ret;
+		if (size || !hdr->count)
+			d->req_efd = efd;
 		return 0;
 	}
 	if (hdr->index > VFIO_PCI_MSIX_IRQ_INDEX || action != VFIO_IRQ_SET_ACTION_TRIGGER) {

@@ -94,6 +94,8 @@ struct kdevice {
 	 */
 	int32_t irq_efd[3][KM_MAX_VECTORS];
 	int32_t intx_unmask_efd;
+	/* The request interrupt's trigger (VFIO_PCI_REQ_IRQ_INDEX), -1: none. */
+	int32_t req_efd;
 	unsigned int irq_alloc;
 	bool msix_dyn;			/* dynamic MSI-X: no NORESIZE, vectors grow */
 	uint64_t rom_size;		/* 0: no ROM */
