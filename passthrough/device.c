@@ -145,8 +145,22 @@ int passthrough_device_remove(struct passthrough_device *dev, char *err, size_t 
 	pt_bars_release(dev);
 	pt_config_release(dev);
 	ret = vfio_device_detach(dev->vdev, &verr);
-	if (ret)
+	if (ret && dev->req_asked) {
+		/*
+		 * The host asked for the device (request.c): its unbind goes on
+		 * as soon as the device fd is closed, and the kernel detaches
+		 * the group from the container itself, so the group's own
+		 * teardown may find nothing left to undo.  The detach releases
+		 * everything regardless; this is not a failure of the removal.
+		 */
+		fprintf(stderr, "ferry: passthrough %s: the host took the device back as soon as "
+			"ferry closed it, and the kernel had already detached its group: %s "
+			"(expected; nothing is left open)\n", dev->opts.host,
+			verr.msg[0] ? verr.msg : strerror(-ret));
+		ret = 0;
+	} else if (ret) {
 		pt_device_err(err, errlen, &dev->opts, &verr, ret);
+	}
 	/* Only now no fd of the device is left, so vfio-pci can let it go. */
 	if (dev->managed.active) {
 		int mret;
