@@ -230,6 +230,85 @@ def finish(proc):
     out = proc.stdout.read().decode(errors="replace")
     if out:
         print("ferry said:\n" + out, flush=True)
+    return out
+
+
+def sysfs_write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def host_driver():
+    link = "/sys/bus/pci/devices/%s/driver" % bdf
+    return os.path.basename(os.readlink(link)) if os.path.islink(link) else None
+
+
+host_request_ran = False
+ferry_said = ""
+
+
+def host_request(q):
+    """The host takes the device back: an unbind from vfio-pci while the guest uses it.
+
+    The kernel's unbind waits for ferry to close the device and meanwhile
+    signals VFIO's request interrupt; ferry answers with the unplug of
+    device_del. Then the device goes back to vfio-pci for the later phases.
+    """
+    global host_request_ran
+    host_request_ran = True
+    adds = len(re.findall(r"^FERRY-PCI-ADD: %s" % GUEST_BDF, serial_text(), re.M))
+    dels = len(re.findall(r"^FERRY-PCI-DEL: %s" % GUEST_BDF, serial_text(), re.M))
+    r = q.cmd("device_add", edu_args("hostreq0"))
+    seen = wait_serial(r"^FERRY-PCI-ADD: %s" % GUEST_BDF, count=adds + 1, timeout=120)
+    if not check("host-request-plugged", r == {"return": {}} and seen,
+                 "%s seen=%s\n%s" % (r, seen, serial_text()[-1500:])):
+        return
+    unbind = {}
+
+    def do_unbind():
+        start = time.time()
+        try:
+            sysfs_write("/sys/bus/pci/drivers/vfio-pci/unbind", bdf)
+            unbind["result"] = "ok"
+        except OSError as e:
+            unbind["result"] = str(e)
+        unbind["seconds"] = time.time() - start
+
+    t = threading.Thread(target=do_unbind, daemon=True)
+    t.start()
+    try:
+        ev = q.event("DEVICE_DELETED", 120)
+    except Exception as e:
+        ev = {"error": str(e)}
+    check("host-request-unplug", ev.get("data") ==
+          {"device": "hostreq0", "path": "/machine/peripheral/hostreq0"}, str(ev))
+    check("host-request-guest-ejected",
+          wait_serial(r"^FERRY-PCI-DEL: %s" % GUEST_BDF, count=dels + 1, timeout=60),
+          serial_text()[-1500:])
+    t.join(60)
+    check("host-request-unbind-returns", not t.is_alive() and unbind.get("result") == "ok",
+          "unbind still blocked after 60 s" if t.is_alive() else str(unbind))
+    if t.is_alive():
+        return
+    print("host-request: the unbind took %.1f s" % unbind["seconds"], flush=True)
+    drv = host_driver()
+    check("host-request-no-driver", drv is None, "the device is bound to %s" % drv)
+    # Back to vfio-pci, for the cold-plug phase.
+    why = ""
+    try:
+        sysfs_write("/sys/bus/pci/devices/%s/driver_override" % bdf, "vfio-pci")
+        if host_driver() is None:
+            sysfs_write("/sys/bus/pci/drivers_probe", bdf)
+        for _ in range(100):
+            if os.path.exists(gpath):
+                break
+            time.sleep(0.1)
+        fd = os.open(gpath, os.O_RDWR)
+        os.close(fd)
+    except OSError as e:
+        why = str(e)
+    check("host-request-rebind", not why and host_driver() == "vfio-pci",
+          "%s driver=%s" % (why, host_driver()))
 
 
 def cold_plug(attempt):
@@ -439,6 +518,8 @@ try:
           re.search(r"^FERRY-GUEST-EJECT: 3", serial_text(), re.M) is not None,
           "%s %s\n%s" % (r, ev, serial_text()[-1500:]))
 
+    host_request(q)
+
     r = q.cmd("quit")
     rc = proc.wait(timeout=60)
     check("quit", r.get("return") == {} and rc == 0, "reply %s, exit status %s" % (r, rc))
@@ -446,7 +527,11 @@ except Exception as e:
     check("client", False, "%s: %s" % (type(e).__name__, e))
 finally:
     if proc:
-        finish(proc)
+        ferry_said = finish(proc)
+# The host's side of host_request(): ferry says why the device left the guest.
+if host_request_ran:
+    check("host-request-logged", "ferry: host requested device %s (id hostreq0) back; "
+          "unplugging it from the guest" % bdf in ferry_said, ferry_said[-1500:])
 for attempt in (0, 1):
     try:
         cold_plug(attempt)
