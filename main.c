@@ -160,7 +160,9 @@ int main(int argc, char **argv)
 	/*
 	 * Everything privileged is done (KVM, RAM, the -device's, the QMP
 	 * socket, the pidfile) and no thread runs yet: vmm_start() creates
-	 * them, so they all start as the unprivileged user.
+	 * them, so they all start as the unprivileged user.  With -S too: it
+	 * creates the same threads, only the vCPUs wait in them for QMP's cont
+	 * (prelaunch), so no thread is ever created after the drop.
 	 */
 	if (opts.run_as && main_drop_privileges(&run_as, opts.vm.ram_size))
 		goto out_pid;

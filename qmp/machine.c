@@ -6,8 +6,13 @@
  * Each command emits the event its own state change causes, except SHUTDOWN
  * and RESET on a machine that reports them itself (qmp.h).  Events go
  * through the outbound queue and the reply is written inside the handler,
- * so a client always reads the reply first and the event after it.  stop and cont change nothing, and
- * emit nothing, when the machine is already where they would take it.
+ * so a client always reads the reply first and the event after it.  stop
+ * and cont change nothing, and emit nothing, when the machine is already
+ * where they would take it.
+ *
+ * Prelaunch (ferry -S, QEMU's -S): the guest has not run.  cont starts it
+ * (RESUME); stop leaves it in prelaunch and emits nothing, as QEMU's does;
+ * system_reset keeps it in prelaunch.
  */
 #include <errno.h>
 #include <string.h>

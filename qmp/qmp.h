@@ -88,7 +88,9 @@ const char *qmp_run_state_name(enum qmp_run_state state);
  */
 struct qmp_machine_ops {
 	enum qmp_run_state (*state)(void *opaque);
+	/* Not called in prelaunch: stop leaves a machine that never ran as it is. */
 	int (*pause)(void *opaque);
+	/* From paused, or from prelaunch: the guest's first instruction (-S, then cont). */
 	int (*resume)(void *opaque);
 	int (*reset)(void *opaque);
 	/* Presses the ACPI power button; the guest decides what follows. */
@@ -107,7 +109,8 @@ struct qmp_machine_ops {
 	 * qom-list, query-pci; docs/qmp.md).  Same contracts as
 	 * vmm_device_add(), vmm_device_del() and vmm_pci_list() (vmm/vmm.h):
 	 * device_del only asks the guest; the machine emits DEVICE_DELETED
-	 * itself once the device is really gone.
+	 * itself once the device is really gone (in prelaunch, before
+	 * device_del returns: no guest to ask).
 	 */
 	int (*device_add)(void *opaque, const struct vmm_device_prop *props, size_t nr_props,
 			  char *err, size_t errlen);

@@ -48,6 +48,8 @@ void cli_usage(FILE *out)
 		"  -serial DEV         COM1: stdio (default), none, file:PATH\n"
 		"  -nographic          no display; the console is COM1 on stdio\n"
 		"  -no-reboot          exit when the guest resets instead of booting again\n"
+		"  -S                  build the machine but run no guest instruction until\n"
+		"                      QMP's cont (needs -qmp)\n"
 		"  -name NAME          name of the guest\n"
 		"  -pidfile PATH       write ferry's pid to PATH\n"
 		"  -device passthrough,host=DDDD:BB:DD.F[,id=ID][,addr=SLOT]\n"
@@ -674,7 +676,7 @@ enum cli_opt_id {
 	OPT_HELP, OPT_VERSION, OPT_KERNEL, OPT_INITRD, OPT_APPEND, OPT_M, OPT_SMP,
 	OPT_MEM_PATH, OPT_SERIAL, OPT_NOGRAPHIC, OPT_NO_REBOOT, OPT_NAME, OPT_PIDFILE,
 	OPT_DEVICE, OPT_QMP, OPT_OBJECT, OPT_RUN_WITH, OPT_ADD_FD,
-	OPT_LIBVIRT_URI,
+	OPT_LIBVIRT_URI, OPT_PRELAUNCH,
 };
 
 static const struct {
@@ -702,6 +704,7 @@ static const struct {
 	{ "run-with", OPT_RUN_WITH, true },
 	{ "add-fd", OPT_ADD_FD, true },
 	{ "libvirt-uri", OPT_LIBVIRT_URI, true },
+	{ "S", OPT_PRELAUNCH, false },
 };
 
 static int cli_nonempty(const char *opt, const char *arg, const char **dst, char *err,
@@ -805,6 +808,9 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t errle
 		case OPT_LIBVIRT_URI:
 			ret = cli_nonempty("libvirt-uri", arg, &o->vm.libvirt_uri, err, errlen);
 			break;
+		case OPT_PRELAUNCH:
+			o->vm.prelaunch = true;
+			break;
 		}
 	}
 	if (ret == -ENOMEM)
@@ -822,6 +828,10 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, char *err, size_t errle
 	if (!o->vm.kernel)
 		return cli_err(err, errlen, "no kernel to boot: give a Linux bzImage with -kernel "
 			       "PATH (try --help)");
+	/* Only QMP's cont starts a -S machine: without QMP it would wait for ever. */
+	if (o->vm.prelaunch && !o->qmp)
+		return cli_err(err, errlen, "-S waits for QMP's cont, and there is no QMP: give "
+			       "-qmp unix:PATH,server=on,wait=off too");
 	return 0;
 }
 

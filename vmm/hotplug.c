@@ -501,7 +501,13 @@ int vmm_device_add(struct vmm *vmm, const struct vmm_device_prop *props, size_t 
 	vmm->devs[slot].pt = dev;
 	machine_dev_name(vmm, &vmm->devs[slot], opts.id, driver);
 	hotplug_set_occupied(vmm->hotplug, slot, true);
-	hotplug_insert(vmm->hotplug, slot);
+	/*
+	 * Before the guest's first instruction (-S) there is nobody to tell:
+	 * it finds the device at boot, as a -device.  vmm_resume() takes
+	 * dev_lock, so the state cannot change under us.
+	 */
+	if (vmm_get_state(vmm) != VMM_STATE_CREATED)
+		hotplug_insert(vmm->hotplug, slot);
 out:
 	pthread_mutex_unlock(&vmm->dev_lock);
 err_fd:
@@ -512,6 +518,8 @@ err_fd:
 
 int vmm_device_del(struct vmm *vmm, const char *id, char *err, size_t errlen)
 {
+	char del_id[MACHINE_DEV_ID_MAX + 1], del_path[96];
+	bool released = false;
 	int slot, ret = 0;
 
 	pthread_mutex_lock(&vmm->dev_lock);
@@ -522,11 +530,18 @@ int vmm_device_del(struct vmm *vmm, const char *id, char *err, size_t errlen)
 	} else if (vmm->devs[slot].state == MACHINE_DEV_UNPLUGGING) {
 		machine_err(err, errlen, "Device %s is already in the process of unplug", id);
 		ret = -EBUSY;
+	} else if (vmm_get_state(vmm) == VMM_STATE_CREATED) {
+		/* No guest has run (-S): nobody to ask, nothing uses it; as its eject. */
+		pci_host_remove(vmm->pci, PCI_DEVFN(slot, 0));
+		machine_dev_release(vmm, slot, del_id, del_path);
+		released = true;
 	} else {
 		vmm->devs[slot].state = MACHINE_DEV_UNPLUGGING;
 		hotplug_request_eject(vmm->hotplug, slot);
 	}
 	pthread_mutex_unlock(&vmm->dev_lock);
+	if (released)
+		machine_dev_deleted_event(vmm, del_id, del_path);
 	return ret;
 }
 

@@ -9,6 +9,10 @@
  * kicks every vCPU thread (VCPU_KICK_SIGNAL), which cannot be lost (see
  * vcpu.c).  Stop is final: vmm_free() joins the threads after it.
  *
+ * Prelaunch (-S): vmm_start() creates the threads (after the privilege drop,
+ * like every thread), and the vCPUs park as for a pause while the state is
+ * VMM_STATE_CREATED; the first vmm_resume() lets them into the guest.
+ *
  * Reset (guest reboot, triple fault, QMP): the vCPUs park as for a pause,
  * and the thread in vmm_wait() puts the machine back to its boot state
  * (interrupt controllers, vCPUs, ACPI tables, kernel) and lets them run.
@@ -138,6 +142,18 @@ void machine_emit_device(struct vmm *vmm, enum vmm_event ev, const struct vmm_ev
 	machine_emit_full(vmm, ev, VMM_STOP_NONE, dev);
 }
 
+/*
+ * The stop's maker reports it, then says so: vmm_wait() returns only after
+ * that, so its caller (who frees the QMP server next) cannot drop the event.
+ */
+static void machine_stop_reported(struct vmm *vmm)
+{
+	pthread_mutex_lock(&vmm->lock);
+	vmm->stop_reported = true;
+	pthread_cond_broadcast(&vmm->cond);
+	pthread_mutex_unlock(&vmm->lock);
+}
+
 void vmm_request_stop(struct vmm *vmm, enum vmm_stop_reason reason)
 {
 	bool first;
@@ -145,8 +161,10 @@ void vmm_request_stop(struct vmm *vmm, enum vmm_stop_reason reason)
 	pthread_mutex_lock(&vmm->lock);
 	first = machine_stop_locked(vmm, reason);
 	pthread_mutex_unlock(&vmm->lock);
-	if (first)
+	if (first) {
 		machine_emit(vmm, VMM_EVENT_SHUTDOWN, reason);
+		machine_stop_reported(vmm);
+	}
 }
 
 /* Returns false when the thread must exit. */
@@ -155,7 +173,8 @@ static bool machine_vcpu_gate(struct vmm *vmm)
 	bool go;
 
 	pthread_mutex_lock(&vmm->lock);
-	while ((vmm->pause_req || vmm->reset_req) && !vmm->stop_req) {
+	while ((vmm->pause_req || vmm->reset_req || vmm->state == VMM_STATE_CREATED) &&
+	       !vmm->stop_req) {
 		vmm->nr_parked++;
 		pthread_cond_broadcast(&vmm->cond);
 		pthread_cond_wait(&vmm->cond, &vmm->lock);
@@ -511,7 +530,7 @@ int vmm_start(struct vmm *vmm, char *err, size_t errlen)
 {
 	int ret;
 
-	if (vmm->state != VMM_STATE_CREATED)
+	if (vmm->started || vmm->state != VMM_STATE_CREATED)
 		return -EBUSY;
 	ret = vcpu_signal_init();
 	if (ret) {
@@ -526,7 +545,9 @@ int vmm_start(struct vmm *vmm, char *err, size_t errlen)
 	vmm->loop_started = true;
 
 	pthread_mutex_lock(&vmm->lock);
-	vmm->state = VMM_STATE_RUNNING;
+	vmm->started = true;
+	if (!vmm->cfg.prelaunch)
+		vmm->state = VMM_STATE_RUNNING;
 	for (unsigned int i = 0; i < vmm->nr_cpus; i++) {
 		ret = -pthread_create(&vmm->cpus[i].thread, NULL, machine_vcpu_thread,
 				      &vmm->cpus[i]);
@@ -565,6 +586,7 @@ enum vmm_stop_reason vmm_wait(struct vmm *vmm)
 				pthread_mutex_unlock(&vmm->lock);
 				machine_emit(vmm, VMM_EVENT_SHUTDOWN, VMM_STOP_ERROR);
 				pthread_mutex_lock(&vmm->lock);
+				vmm->stop_reported = true;
 			}
 			break;
 		}
@@ -575,6 +597,8 @@ enum vmm_stop_reason vmm_wait(struct vmm *vmm)
 		machine_emit(vmm, VMM_EVENT_RESET, VMM_STOP_NONE);
 		pthread_mutex_lock(&vmm->lock);
 	}
+	while (!vmm->stop_reported)
+		pthread_cond_wait(&vmm->cond, &vmm->lock);
 	reason = vmm->reason;
 	pthread_mutex_unlock(&vmm->lock);
 	return reason;
@@ -603,12 +627,19 @@ int vmm_pause(struct vmm *vmm)
 	return ret;
 }
 
+/*
+ * dev_lock first: device_add and device_del decide under it whether the
+ * guest has started (a device added before is cold-plugged), so the first
+ * start cannot slip in between that decision and the device's placement.
+ */
 int vmm_resume(struct vmm *vmm)
 {
 	int ret = 0;
 
+	pthread_mutex_lock(&vmm->dev_lock);
 	pthread_mutex_lock(&vmm->lock);
-	if (vmm->state == VMM_STATE_PAUSED) {
+	if (vmm->state == VMM_STATE_PAUSED ||
+	    (vmm->state == VMM_STATE_CREATED && vmm->started)) {
 		vmm->pause_req = false;
 		vmm->state = VMM_STATE_RUNNING;
 		pthread_cond_broadcast(&vmm->cond);
@@ -616,6 +647,7 @@ int vmm_resume(struct vmm *vmm)
 		ret = vmm->state == VMM_STATE_STOPPED ? -ESHUTDOWN : -EAGAIN;
 	}
 	pthread_mutex_unlock(&vmm->lock);
+	pthread_mutex_unlock(&vmm->dev_lock);
 	return ret;
 }
 
@@ -634,7 +666,8 @@ void vmm_request_reset(struct vmm *vmm)
 		return;
 	}
 	pthread_mutex_lock(&vmm->lock);
-	if (!vmm->stop_req && vmm->state != VMM_STATE_CREATED) {
+	/* In prelaunch too: the vCPU threads park, the vmm_wait() thread resets. */
+	if (!vmm->stop_req && vmm->started) {
 		vmm->reset_req = true;
 		pthread_cond_broadcast(&vmm->cond);
 		machine_kick_all(vmm);

@@ -67,7 +67,9 @@ struct vmm {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	enum vmm_state state;
+	bool started;		/* vmm_start() created the vCPU threads */
 	bool stop_req;
+	bool stop_reported;	/* VMM_EVENT_SHUTDOWN has been handed to the handler */
 	enum vmm_stop_reason reason;
 	bool pause_req;
 	bool reset_req;

@@ -91,10 +91,19 @@ struct vmm_config {
 	unsigned int nr_iommufds;
 	/* -libvirt-uri: managed=on goes through libvirt's node-device API; NULL: sysfs. */
 	const char *libvirt_uri;
+	/*
+	 * -S: vmm_start() creates every thread, but the vCPUs wait outside
+	 * KVM_RUN and the state stays VMM_STATE_CREATED until vmm_resume().
+	 */
+	bool prelaunch;
 };
 
 enum vmm_state {
-	VMM_STATE_CREATED,	/* built, vCPUs not started */
+	/*
+	 * Built; no guest instruction has run yet: before vmm_start(), or after
+	 * it with cfg->prelaunch until vmm_resume() (QMP's "prelaunch").
+	 */
+	VMM_STATE_CREATED,
 	VMM_STATE_RUNNING,
 	VMM_STATE_PAUSED,
 	VMM_STATE_STOPPED,	/* a stop was requested; only vmm_free() remains */
@@ -117,7 +126,12 @@ struct vmm;
  * fix it.
  */
 int vmm_new(const struct vmm_config *cfg, struct vmm **vmm, char *err, size_t errlen);
-/* Starts the event loop and the vCPU threads. */
+/*
+ * Starts the event loop and the vCPU threads: every thread ferry will ever
+ * have (privileges are dropped before this call, never after).  Without
+ * cfg->prelaunch the guest runs at once; with it the vCPU threads wait for
+ * vmm_resume().
+ */
 int vmm_start(struct vmm *vmm, char *err, size_t errlen);
 /*
  * Blocks until a stop is requested (by the guest, the host or an error).
@@ -165,12 +179,22 @@ int vmm_request_powerdown(struct vmm *vmm);
 /*
  * Resets the machine: the kernel boots again (or, with no_reboot, the
  * machine stops with VMM_STOP_RESET).  Also callable from a vCPU thread.
+ * A prelaunch machine is reset too (VMM_EVENT_RESET) and stays prelaunch.
+ * Ignored before vmm_start().
  */
 void vmm_request_reset(struct vmm *vmm);
 /* Resets carried out so far. */
 unsigned int vmm_get_reset_count(struct vmm *vmm);
-/* Parks every vCPU outside KVM_RUN; returns once all are parked. */
+/*
+ * Parks every vCPU outside KVM_RUN; returns once all are parked.  -EAGAIN
+ * in VMM_STATE_CREATED (nothing runs), -ESHUTDOWN once stopped.
+ */
 int vmm_pause(struct vmm *vmm);
+/*
+ * Lets the vCPUs run: from VMM_STATE_PAUSED, or, the first start of a
+ * prelaunch machine, from VMM_STATE_CREATED once vmm_start() has run.
+ * 0 when already running; -EAGAIN before vmm_start(); -ESHUTDOWN once stopped.
+ */
 int vmm_resume(struct vmm *vmm);
 enum vmm_state vmm_get_state(struct vmm *vmm);
 enum vmm_stop_reason vmm_get_stop_reason(struct vmm *vmm);
@@ -189,8 +213,9 @@ struct vmm_device_prop {
 
 /*
  * Adds a device (-device syntax, one property at a time: driver and host
- * are required) and tells the guest.  All or nothing: on failure the VM is
- * exactly as before, and @err says why.  @fd: -1, or an fd the caller opened
+ * are required) and tells the guest; in VMM_STATE_CREATED nobody is told:
+ * the device is simply on the bus when the guest boots, as a -device.  All
+ * or nothing: on failure the VM is exactly as before, and @err says why.  @fd: -1, or an fd the caller opened
  * for the device (its group /dev/vfio/N; with iommufd= its cdev), which is
  * how an unprivileged ferry (-run-with user=) still hot-plugs; it is taken
  * over whatever the result (closed on failure).  An "fd" property is
@@ -202,8 +227,10 @@ int vmm_device_add(struct vmm *vmm, const struct vmm_device_prop *props, size_t 
 /*
  * Asks the guest to give device @id back (ACPI eject request) and returns:
  * VMM_EVENT_DEVICE_DELETED follows once the guest has ejected it and it is
- * released.  @id may also be its QOM path.  -ENODEV: no such device;
- * -EBUSY: its unplug is already pending.
+ * released.  In VMM_STATE_CREATED there is no guest to ask: the device is
+ * released at once and the event comes before this returns.  @id may also
+ * be its QOM path.  -ENODEV: no such device; -EBUSY: its unplug is already
+ * pending.
  */
 int vmm_device_del(struct vmm *vmm, const char *id, char *err, size_t errlen);
 

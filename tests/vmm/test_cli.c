@@ -353,3 +353,19 @@ Test(cli, add_fd_errors)
 	EXPECT_ERROR("fd=-3: give the number", "-kernel", "/k",
 		     "-device", "vfio-pci,host=01:00.0,fd=-3");
 }
+
+Test(cli, prelaunch)
+{
+	struct cli_opts o;
+	char err[256];
+
+	cr_assert_eq(PARSE(&o, err, "-kernel", "/k"), 0, "%s", err);
+	cr_assert_not(o.vm.prelaunch);
+	cli_opts_free(&o);
+	cr_assert_eq(PARSE(&o, err, "-S", "-kernel", "/k", "-qmp",
+			   "unix:/tmp/q.sock,server,wait=off"), 0, "%s", err);
+	cr_assert(o.vm.prelaunch);
+	cli_opts_free(&o);
+	/* Nothing could ever start it. */
+	EXPECT_ERROR("-S waits for QMP's cont, and there is no QMP", "-kernel", "k", "-S");
+}
