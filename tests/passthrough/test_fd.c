@@ -11,68 +11,33 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 
-#include "fault_sys.h"
-#include "kmodel.h"
-#include "memory/memory.h"
-#include "passthrough/passthrough.h"
+#include "pt_fixture.h"
 
-#define RAM_SIZE	(2ULL << 20)
+static struct pt_fixture t;
 
-static struct {
-	struct kmodel *km;
-	struct fault_sys fault;
-	struct vfio_sys *ms;	/* the model itself: the manager's calls */
-	int kvm_fd, vm_fd;
-	unsigned int base_fds;
-	struct mem_map *map;
-	void *mem;
-	struct passthrough_host *host;
-	struct passthrough_vm_config cfg;
-	char err[1024];
-} t;
+/* Group 7 is not viable: 01:02.0 stays on a host driver. */
+static const struct pt_fixture_dev devs[] = {
+	{ "0000:00:03.0", 0x1234, 0x11e8, 5, "vfio-pci" },
+	{ "0000:00:04.0", 0x1234, 0x11e8, 6, "vfio-pci" },
+	{ "0000:01:01.0", 0x1234, 0x11e8, 7, "vfio-pci" },
+	{ "0000:01:02.0", 0x1234, 0x11e8, 7, "e1000e" },
+};
 
+/* The fixture with the host made and the fault injector recording. */
 static void setup_with(struct kmodel_config kcfg, const struct passthrough_iommufd *objs,
 		       size_t nr_objs)
 {
-	struct mem_region r = { .gpa = 0, .size = RAM_SIZE, .fd = -1, .flags = MEM_REGION_RAM };
-
-	memset(&t, 0, sizeof(t));
-	t.km = kmodel_new(&kcfg);
-	cr_assert_not_null(t.km);
-	cr_assert_eq(kmodel_add_device(t.km, "0000:00:03.0", 0x1234, 0x11e8, 5), 0);
-	cr_assert_eq(kmodel_add_device(t.km, "0000:00:04.0", 0x1234, 0x11e8, 6), 0);
-	cr_assert_eq(kmodel_add_device(t.km, "0000:01:01.0", 0x1234, 0x11e8, 7), 0);
-	cr_assert_eq(kmodel_add_device(t.km, "0000:01:02.0", 0x1234, 0x11e8, 7), 0);
-	cr_assert_eq(kmodel_bind(t.km, "0000:00:03.0", "vfio-pci"), 0);
-	cr_assert_eq(kmodel_bind(t.km, "0000:00:04.0", "vfio-pci"), 0);
-	cr_assert_eq(kmodel_bind(t.km, "0000:01:01.0", "vfio-pci"), 0);
-	/* Group 7 is not viable: 01:02.0 stays on a host driver. */
-	cr_assert_eq(kmodel_bind(t.km, "0000:01:02.0", "e1000e"), 0);
-	t.ms = kmodel_sys(t.km);
-	fault_sys_init(&t.fault, t.ms);
-	t.kvm_fd = t.ms->open(t.ms, "/dev/kvm", O_RDWR);
-	cr_assert_geq(t.kvm_fd, 0);
-	t.vm_fd = t.ms->ioctl(t.ms, t.kvm_fd, KVM_CREATE_VM, NULL);
-	cr_assert_geq(t.vm_fd, 0);
-	t.base_fds = kmodel_live_fds(t.km);
-	t.mem = mmap(NULL, 2 * RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		     -1, 0);
-	cr_assert_neq(t.mem, MAP_FAILED);
-	r.hva = (void *)(((uintptr_t)t.mem + RAM_SIZE - 1) & ~(uintptr_t)(RAM_SIZE - 1));
-	cr_assert_eq(mem_map_new(&t.map), 0);
-	cr_assert_eq(mem_map_add(t.map, &r), 0);
-	t.cfg = (struct passthrough_vm_config){
-		.sys = fault_sys_table(&t.fault),
-		.vm_fd = t.vm_fd,
-		.map = t.map,
-		.backend = VFIO_BACKEND_CONTAINER,
-		.iommufds = objs,
-		.nr_iommufds = nr_objs,
+	struct pt_fixture_config c = {
+		.kernel = kcfg,
+		PT_FIXTURE_DEVS(devs),
+		.ram_buffers = 1,
 	};
-	cr_assert_eq(passthrough_host_new(&t.cfg, &t.host, t.err, sizeof(t.err)), 0, "%s",
-		     t.err);
+
+	pt_fixture_setup(&t, &c);
+	t.cfg.iommufds = objs;
+	t.cfg.nr_iommufds = nr_objs;
+	pt_fixture_host_new(&t);
 	fault_sys_record(&t.fault, true);
 }
 
@@ -90,13 +55,7 @@ static void setup_iommufd(void)
 
 static void teardown(void)
 {
-	passthrough_host_free(t.host);
-	mem_map_free(t.map);
-	munmap(t.mem, 2 * RAM_SIZE);
-	t.ms->close(t.ms, t.vm_fd);
-	t.ms->close(t.ms, t.kvm_fd);
-	cr_expect_eq(kmodel_live_fds(t.km), 0, "model fds left open");
-	kmodel_free(t.km);
+	pt_fixture_teardown(&t);
 }
 
 TestSuite(fd, .init = setup, .fini = teardown);

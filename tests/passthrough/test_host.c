@@ -11,79 +11,47 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include <linux/pci_regs.h>
 
-#include "fault_sys.h"
-#include "kmodel.h"
-#include "memory/memory.h"
-#include "passthrough/passthrough.h"
+#include "pt_fixture.h"
 
-#define RAM_SIZE	(2ULL << 20)
+#define RAM_SIZE	PT_RAM_SIZE
 #define HIGH_GPA	0x100000000ULL
 #define BAR_GPA		0xe0000000ULL
 
-static struct {
-	struct kmodel *km;
-	struct fault_sys fault;
-	struct vfio_sys *ms;	/* the model itself, for the test's own calls */
-	int kvm_fd, vm_fd;
-	unsigned int base_fds;	/* model fds the test holds (kvm, vm) */
-	struct mem_map *map;
-	uint8_t *ram;		/* two RAM_SIZE buffers, 2 MiB aligned */
-	struct passthrough_host *host;
-	struct passthrough_vm_config cfg;
-	char err[1024];
-} t;
+static struct pt_fixture t;
 
+/*
+ * 00:05.0 stays on a host driver; 01:02.0 too, so group 7 is not viable.
+ * 02:00.0 is alone on its bus: the only one the model (like vfio-pci) can
+ * reset.
+ */
+static const struct pt_fixture_dev devs[] = {
+	{ "0000:00:03.0", 0x1234, 0x11e8, 5, "vfio-pci" },
+	{ "0000:00:04.0", 0x1234, 0x11e8, 6, "vfio-pci" },
+	{ "0000:00:05.0", 0x1234, 0x11e8, 8, "e1000e" },
+	{ "0000:01:01.0", 0x1234, 0x11e8, 7, "vfio-pci" },
+	{ "0000:01:02.0", 0x1234, 0x11e8, 7, "e1000e" },
+	{ "0000:02:00.0", 0x1234, 0x11e8, 9, "vfio-pci" },
+};
+
+/*
+ * Two RAM buffers, the first at GPA 0 (the second is for a test to add at
+ * HIGH_GPA), and device memory in the map (a BAR's mmap): never DMA-mapped.
+ */
 static void setup_with(struct kmodel_config kcfg)
 {
-	static const char *const bdfs[] = { "0000:00:03.0", "0000:00:04.0", "0000:00:05.0",
-					    "0000:01:01.0", "0000:01:02.0", "0000:02:00.0" };
-	static const unsigned int groups[] = { 5, 6, 8, 7, 7, 9 };
-	struct mem_region r = { .gpa = 0, .size = RAM_SIZE, .fd = -1, .flags = MEM_REGION_RAM };
-	void *p;
-
-	memset(&t, 0, sizeof(t));
-	t.km = kmodel_new(&kcfg);
-	cr_assert_not_null(t.km);
-	for (int i = 0; i < 6; i++)
-		cr_assert_eq(kmodel_add_device(t.km, bdfs[i], 0x1234, 0x11e8, groups[i]), 0);
-	/* 00:05.0 stays on a host driver; 01:02.0 too, so group 7 is not viable. */
-	cr_assert_eq(kmodel_bind(t.km, "0000:00:03.0", "vfio-pci"), 0);
-	cr_assert_eq(kmodel_bind(t.km, "0000:00:04.0", "vfio-pci"), 0);
-	cr_assert_eq(kmodel_bind(t.km, "0000:00:05.0", "e1000e"), 0);
-	cr_assert_eq(kmodel_bind(t.km, "0000:01:01.0", "vfio-pci"), 0);
-	cr_assert_eq(kmodel_bind(t.km, "0000:01:02.0", "e1000e"), 0);
-	/* Alone on its bus: the only one the model (like vfio-pci) can reset. */
-	cr_assert_eq(kmodel_bind(t.km, "0000:02:00.0", "vfio-pci"), 0);
-	t.ms = kmodel_sys(t.km);
-	fault_sys_init(&t.fault, t.ms);
-	t.kvm_fd = t.ms->open(t.ms, "/dev/kvm", O_RDWR);
-	cr_assert_geq(t.kvm_fd, 0);
-	t.vm_fd = t.ms->ioctl(t.ms, t.kvm_fd, KVM_CREATE_VM, NULL);
-	cr_assert_geq(t.vm_fd, 0);
-	t.base_fds = kmodel_live_fds(t.km);
-
-	p = mmap(NULL, 3 * RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	cr_assert_neq(p, MAP_FAILED);
-	t.ram = (uint8_t *)(((uintptr_t)p + RAM_SIZE - 1) & ~(uintptr_t)(RAM_SIZE - 1));
-	cr_assert_eq(mem_map_new(&t.map), 0);
-	r.hva = t.ram;
-	cr_assert_eq(mem_map_add(t.map, &r), 0);
-	/* Device memory in the map (a BAR's mmap): never DMA-mapped. */
-	r.gpa = BAR_GPA;
-	r.size = 4096;
-	r.flags = 0;
-	cr_assert_eq(mem_map_add(t.map, &r), 0);
-
-	t.cfg = (struct passthrough_vm_config){
-		.sys = fault_sys_table(&t.fault),
-		.vm_fd = t.vm_fd,
-		.map = t.map,
-		.backend = VFIO_BACKEND_CONTAINER,
+	struct mem_region bar = { .gpa = BAR_GPA, .size = 4096, .fd = -1, .flags = 0 };
+	struct pt_fixture_config c = {
+		.kernel = kcfg,
+		PT_FIXTURE_DEVS(devs),
+		.ram_buffers = 2,
 	};
+
+	pt_fixture_setup(&t, &c);
+	bar.hva = t.ram;
+	cr_assert_eq(mem_map_add(t.map, &bar), 0);
 }
 
 static void setup(void)
@@ -93,43 +61,24 @@ static void setup(void)
 
 static void teardown(void)
 {
-	passthrough_host_free(t.host);
-	mem_map_free(t.map);
-	t.ms->close(t.ms, t.vm_fd);
-	t.ms->close(t.ms, t.kvm_fd);
-	cr_expect_eq(kmodel_live_fds(t.km), 0, "model fds left open");
-	cr_expect_eq(kmodel_pinned_bytes(t.km), 0, "pages left pinned");
-	kmodel_free(t.km);
+	pt_fixture_teardown(&t);
 }
 
 static void host_new(void)
 {
-	int ret = passthrough_host_new(&t.cfg, &t.host, t.err, sizeof(t.err));
-
-	cr_assert_eq(ret, 0, "host_new: %d %s", ret, t.err);
+	pt_fixture_host_new(&t);
 }
 
 static struct passthrough_device *add(const char *spec)
 {
-	struct passthrough_device *dev = NULL;
-	struct passthrough_opts o;
-	int ret;
-
-	cr_assert_eq(passthrough_opts_parse(spec, &o, t.err, sizeof(t.err)), 0, "%s", t.err);
-	ret = passthrough_device_add(t.host, &o, &dev, t.err, sizeof(t.err));
-	cr_assert_eq(ret, 0, "add %s: %d %s", spec, ret, t.err);
-	return dev;
+	return pt_fixture_add_ok(&t, spec);
 }
 
 static int add_fails(const char *spec)
 {
-	struct passthrough_device *dev = NULL;
-	struct passthrough_opts o;
-	int ret;
+	struct passthrough_device *dev;
+	int ret = pt_fixture_add(&t, spec, &dev);
 
-	cr_assert_eq(passthrough_opts_parse(spec, &o, t.err, sizeof(t.err)), 0, "%s", t.err);
-	t.err[0] = '\0';
-	ret = passthrough_device_add(t.host, &o, &dev, t.err, sizeof(t.err));
 	cr_assert_neq(ret, 0, "add %s succeeded", spec);
 	cr_assert_null(dev);
 	return ret;
@@ -351,8 +300,6 @@ Test(host, the_compat_backend_on_an_iommufd_kernel)
 {
 	struct kmodel_mapping m[4];
 
-	passthrough_host_free(t.host);
-	t.host = NULL;
 	teardown();
 	setup_with(kmodel_config_iommufd());
 	t.cfg.backend = VFIO_BACKEND_IOMMUFD_COMPAT;
@@ -374,8 +321,6 @@ Test(host, the_default_backend_is_a_container_not_the_cdev_path)
 
 static void setup_iommufd_kernel(const struct passthrough_iommufd *objs, size_t n)
 {
-	passthrough_host_free(t.host);
-	t.host = NULL;
 	teardown();
 	setup_with(kmodel_config_iommufd());
 	t.cfg.iommufds = objs;

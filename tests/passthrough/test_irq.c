@@ -8,7 +8,6 @@
  * VFIO (fault_sys) and in the VM's ops alike.
  */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -21,12 +20,8 @@
 
 #include <linux/pci_regs.h>
 
-#include "fault_sys.h"
-#include "kmodel.h"
-#include "memory/memory.h"
-#include "passthrough/passthrough.h"
+#include "pt_fixture.h"
 
-#define RAM_SIZE	(2ULL << 20)
 #define MAX_ROUTES	64
 #define MAX_IRQFDS	64
 #define MAX_TRAPS	8
@@ -186,95 +181,44 @@ static const struct passthrough_vm_ops vm_ops = {
 	.irqfd_deassign = vm_irqfd_deassign,
 };
 
-static struct {
-	struct kmodel *km;
-	struct fault_sys fault;
-	struct vfio_sys *ms;
-	int kvm_fd, vm_fd;
-	struct mem_map *map;
-	struct passthrough_host *host;
-	struct passthrough_vm_config cfg;
-	char err[1024];
-} t;
+static struct pt_fixture t;
 
-static int count_eventfds(void);
-/* Eventfds the process had before the test (Criterion's own). */
-static int base_eventfds;
+/* Four functions on vfio-pci, each alone in its group (5 to 8); no RAM. */
+static const struct pt_fixture_dev devs[] = {
+	{ "0000:00:03.0", 0x1234, 0x11e8, 5, "vfio-pci" },
+	{ "0000:00:04.0", 0x1234, 0x11e8, 6, "vfio-pci" },
+	{ "0000:00:05.0", 0x1234, 0x11e8, 7, "vfio-pci" },
+	{ "0000:02:00.0", 0x1234, 0x11e8, 8, "vfio-pci" },
+};
 
 static void setup(void)
 {
-	static const char *const bdfs[] = { "0000:00:03.0", "0000:00:04.0", "0000:00:05.0",
-					    "0000:02:00.0" };
-
-	memset(&t, 0, sizeof(t));
-	memset(&vm, 0, sizeof(vm));
-	pthread_rwlock_init(&vm.bus, NULL);
-	t.km = kmodel_new(NULL);
-	cr_assert_not_null(t.km);
-	for (int i = 0; i < 4; i++) {
-		cr_assert_eq(kmodel_add_device(t.km, bdfs[i], 0x1234, 0x11e8, 5 + i), 0);
-		cr_assert_eq(kmodel_bind(t.km, bdfs[i], "vfio-pci"), 0);
-	}
-	t.ms = kmodel_sys(t.km);
-	fault_sys_init(&t.fault, t.ms);
-	t.kvm_fd = t.ms->open(t.ms, "/dev/kvm", O_RDWR);
-	cr_assert_geq(t.kvm_fd, 0);
-	t.vm_fd = t.ms->ioctl(t.ms, t.kvm_fd, KVM_CREATE_VM, NULL);
-	cr_assert_geq(t.vm_fd, 0);
-	cr_assert_eq(mem_map_new(&t.map), 0);
-	t.cfg = (struct passthrough_vm_config){
-		.sys = fault_sys_table(&t.fault),
-		.vm_fd = t.vm_fd,
-		.map = t.map,
+	struct pt_fixture_config c = {
+		.kernel = kmodel_config_iommufd(),
+		PT_FIXTURE_DEVS(devs),
 		.cap_ipc_lock = true,
-		.backend = VFIO_BACKEND_CONTAINER,
 		.ops = &vm_ops,
 		.vm = &vm,
 	};
-	base_eventfds = 0;
-	base_eventfds = count_eventfds();
+
+	memset(&vm, 0, sizeof(vm));
+	pthread_rwlock_init(&vm.bus, NULL);
+	pt_fixture_setup(&t, &c);
 }
 
+/* The fixture's checks (no eventfd, model fd or pin left), then the VM's. */
 static void teardown(void)
 {
-	passthrough_host_free(t.host);
-	cr_expect_eq(count_eventfds(), 0, "eventfds left open");
+	pt_fixture_teardown(&t);
 	for (int i = 0; i < MAX_ROUTES; i++)
 		cr_expect_not(vm.route[i].used, "route of GSI %d left", GSI_BASE + i);
 	cr_expect_eq(vm.nirqfd, 0, "irqfds left");
 	cr_expect_eq(vm.ntrap, 0, "traps left");
-	mem_map_free(t.map);
-	t.ms->close(t.ms, t.vm_fd);
-	t.ms->close(t.ms, t.kvm_fd);
-	cr_expect_eq(kmodel_live_fds(t.km), 0, "model fds left open");
-	kmodel_free(t.km);
 }
 
 TestSuite(irq, .init = setup, .fini = teardown);
 
 /* ---- helpers ---- */
-
-static int count_eventfds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	cr_assert_not_null(d);
-	while ((e = readdir(d))) {
-		char path[300], link[64];
-		ssize_t len;
-
-		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
-		len = readlink(path, link, sizeof(link) - 1);
-		if (len < 0)
-			continue;
-		link[len] = '\0';
-		n += !strcmp(link, "anon_inode:[eventfd]");
-	}
-	closedir(d);
-	return n - base_eventfds;
-}
 
 static int nroutes(void)
 {
@@ -296,25 +240,18 @@ static int irqfd_of(int fd)
 
 static void host_new(void)
 {
-	int ret = passthrough_host_new(&t.cfg, &t.host, t.err, sizeof(t.err));
-
-	cr_assert_eq(ret, 0, "host_new: %d %s", ret, t.err);
+	pt_fixture_host_new(&t);
 }
 
+/* Adds @bdf, making the host first if no test did. */
 static struct passthrough_device *add(const char *bdf)
 {
-	struct passthrough_device *dev = NULL;
-	struct passthrough_opts o;
 	char spec[64];
-	int ret;
 
 	if (!t.host)
 		host_new();
 	snprintf(spec, sizeof(spec), "passthrough,host=%s", bdf);
-	cr_assert_eq(passthrough_opts_parse(spec, &o, t.err, sizeof(t.err)), 0, "%s", t.err);
-	ret = passthrough_device_add(t.host, &o, &dev, t.err, sizeof(t.err));
-	cr_assert_eq(ret, 0, "add %s: %d %s", bdf, ret, t.err);
-	return dev;
+	return pt_fixture_add_ok(&t, spec);
 }
 
 /* Added and placed with its INTx pin on INTX_GSI, as the VMM does. */
@@ -397,7 +334,7 @@ Test(irq, intx_goes_straight_to_kvm_once_placed)
 	int trig, unmask, i;
 
 	cr_expect_eq(irq_type("0000:00:03.0"), -1, "INTx on before the VMM gave a GSI");
-	cr_expect_eq(count_eventfds(), 0);
+	cr_expect_eq(pt_fixture_eventfds(&t), 0);
 	cr_assert_eq(passthrough_device_set_intx_gsi(d, INTX_GSI, t.err, sizeof(t.err)), 0,
 		     "%s", t.err);
 	cr_assert_eq(irq_type("0000:00:03.0"), VFIO_PCI_INTX_IRQ_INDEX);
@@ -409,19 +346,19 @@ Test(irq, intx_goes_straight_to_kvm_once_placed)
 	cr_assert_geq(i, 0, "the trigger is not an irqfd");
 	cr_expect_eq(vm.irqfd[i].gsi, INTX_GSI);
 	cr_expect_eq(vm.irqfd[i].resample, unmask, "KVM's resample must be VFIO's unmask");
-	cr_expect_eq(count_eventfds(), 2);
+	cr_expect_eq(pt_fixture_eventfds(&t), 2);
 	cr_expect_eq(nroutes(), 0, "INTx needs no MSI route");
 
 	/* A new GSI (the device moved): one irqfd, on the new GSI. */
 	cr_assert_eq(passthrough_device_set_intx_gsi(d, INTX_GSI + 1, t.err, sizeof(t.err)), 0);
 	cr_assert_eq(vm.nirqfd, 1);
 	cr_expect_eq(vm.irqfd[0].gsi, INTX_GSI + 1);
-	cr_expect_eq(count_eventfds(), 2);
+	cr_expect_eq(pt_fixture_eventfds(&t), 2);
 	/* No GSI: INTx off. */
 	cr_assert_eq(passthrough_device_set_intx_gsi(d, -1, t.err, sizeof(t.err)), 0);
 	cr_expect_eq(irq_type("0000:00:03.0"), -1);
 	cr_expect_eq(vm.nirqfd, 0);
-	cr_expect_eq(count_eventfds(), 0);
+	cr_expect_eq(pt_fixture_eventfds(&t), 0);
 }
 
 Test(irq, a_failed_intx_set_up_leaves_nothing)
@@ -437,14 +374,14 @@ Test(irq, a_failed_intx_set_up_leaves_nothing)
 		fault_sys_disarm(&t.fault);
 		cr_expect_eq(irq_type("0000:00:03.0"), -1, "SET_IRQS #%d: INTx left on", nth);
 		cr_expect_eq(vm.nirqfd, 0, "SET_IRQS #%d: irqfd left", nth);
-		cr_expect_eq(count_eventfds(), 0, "SET_IRQS #%d: eventfds left", nth);
+		cr_expect_eq(pt_fixture_eventfds(&t), 0, "SET_IRQS #%d: eventfds left", nth);
 	}
 	vm.fail_op = "irqfd_assign";
 	vm.fail_at = 1;
 	cr_expect_eq(passthrough_device_set_intx_gsi(d, INTX_GSI, t.err, sizeof(t.err)), -EIO);
 	vm.fail_op = NULL;
 	cr_expect_eq(irq_type("0000:00:03.0"), -1);
-	cr_expect_eq(count_eventfds(), 0);
+	cr_expect_eq(pt_fixture_eventfds(&t), 0);
 	/* And it works once nothing fails. */
 	cr_expect_eq(passthrough_device_set_intx_gsi(d, INTX_GSI, t.err, sizeof(t.err)), 0);
 	cr_expect_eq(irq_type("0000:00:03.0"), VFIO_PCI_INTX_IRQ_INDEX);
@@ -471,7 +408,7 @@ Test(irq, msi_replaces_intx_and_follows_the_guest)
 	cr_expect_eq(vm.route[r].addr, 0xfee01000);
 	cr_expect_eq(vm.route[r].data, 0x4041);
 	cr_expect_eq(vm.nirqfd, 1, "INTx's irqfd stayed");
-	cr_expect_eq(count_eventfds(), 1, "INTx's eventfds stayed");
+	cr_expect_eq(pt_fixture_eventfds(&t), 1, "INTx's eventfds stayed");
 
 	/* The guest moves the vector (affinity): same GSI, new message. */
 	gsi = vm.irqfd[irqfd_of(fd)].gsi;
@@ -488,7 +425,7 @@ Test(irq, msi_replaces_intx_and_follows_the_guest)
 	cr_expect_eq(nroutes(), 0);
 	cr_expect_eq(vm.nirqfd, 1);
 	cr_expect_eq(vm.irqfd[0].gsi, INTX_GSI);
-	cr_expect_eq(count_eventfds(), 2);
+	cr_expect_eq(pt_fixture_eventfds(&t), 2);
 }
 
 Test(irq, msi_vectors_and_their_mask_bits)
@@ -540,7 +477,7 @@ Test(irq, msi_vectors_and_their_mask_bits)
 	msi_enable(d, 1);
 	cr_expect_eq(kmodel_device_irq_vectors(t.km, "0000:00:05.0"), 2);
 	cr_expect_eq(nroutes(), 2);
-	cr_expect_eq(count_eventfds(), 2);
+	cr_expect_eq(pt_fixture_eventfds(&t), 2);
 }
 
 Test(irq, a_failed_msi_enable_leaves_nothing)
@@ -558,7 +495,7 @@ Test(irq, a_failed_msi_enable_leaves_nothing)
 	cr_expect_eq(irq_type("0000:00:05.0"), -1);
 	cr_expect_eq(nroutes(), 0, "routes left");
 	cr_expect_eq(vm.nirqfd, 0, "irqfds left");
-	cr_expect_eq(count_eventfds(), 0, "eventfds left");
+	cr_expect_eq(pt_fixture_eventfds(&t), 0, "eventfds left");
 	/* The guest gives up on MSI: INTx again. */
 	wr(d, MSI_CAP + PCI_MSI_FLAGS, 2, 0);
 	cr_expect_eq(irq_type("0000:00:05.0"), VFIO_PCI_INTX_IRQ_INDEX);
@@ -575,7 +512,8 @@ Test(irq, a_failed_msi_enable_leaves_nothing)
 				      "%s #%d: MSI on anyway", ops[o], nth);
 			cr_expect_eq(nroutes(), 0, "%s #%d: routes left", ops[o], nth);
 			cr_expect_eq(vm.nirqfd, 0, "%s #%d: irqfds left", ops[o], nth);
-			cr_expect_eq(count_eventfds(), 0, "%s #%d: eventfds left", ops[o], nth);
+			cr_expect_eq(pt_fixture_eventfds(&t), 0, "%s #%d: eventfds left", ops[o],
+				     nth);
 			wr(d, MSI_CAP + PCI_MSI_FLAGS, 2, 0);
 			cr_expect_eq(irq_type("0000:00:05.0"), VFIO_PCI_INTX_IRQ_INDEX);
 		}
@@ -675,7 +613,7 @@ Test(irq, msix_vectors_follow_the_masks_and_the_pba)
 	cr_expect_eq(efd("0000:00:04.0", VFIO_PCI_MSIX_IRQ_INDEX, 0), -1);
 	cr_expect_eq(nroutes(), 0, "no vector is unmasked yet");
 	cr_expect_eq(vm.nirqfd, 0, "INTx is still bound");
-	cr_expect_eq(count_eventfds(), 0);
+	cr_expect_eq(pt_fixture_eventfds(&t), 0);
 	msix_entry(bar, 0, 0xfee01000, 0x4021);
 	msix_entry(bar, 1, 0xfee02000, 0x4022);
 	tbl_wr(bar, 0, 3, 0);
@@ -714,7 +652,7 @@ Test(irq, msix_vectors_follow_the_masks_and_the_pba)
 	cr_expect_eq(vm.route[route_of(fd1)].addr, 0xfee04000);
 	cr_expect_eq(vm.route[route_of(fd1)].data, 0x4044);
 	cr_expect_eq(drain(fd1), 1);
-	cr_expect_eq(count_eventfds(), 2);
+	cr_expect_eq(pt_fixture_eventfds(&t), 2);
 
 	/* Disabled: vectors gone, INTx back. */
 	wr(d, MSIX_CAP + PCI_MSIX_FLAGS, 2, 0);
@@ -722,7 +660,7 @@ Test(irq, msix_vectors_follow_the_masks_and_the_pba)
 	cr_expect_eq(nroutes(), 0);
 	cr_expect_eq(vm.nirqfd, 1);
 	cr_expect_eq(vm.irqfd[0].gsi, INTX_GSI);
-	cr_expect_eq(count_eventfds(), 2);
+	cr_expect_eq(pt_fixture_eventfds(&t), 2);
 }
 
 static int count_set_irqs(void)
@@ -772,7 +710,7 @@ Test(irq, a_failed_msix_growth_leaves_nothing)
 	cr_expect_eq(irq_type("0000:00:04.0"), -1);
 	cr_expect_eq(nroutes(), 0, "routes left");
 	cr_expect_eq(vm.nirqfd, 0, "irqfds left");
-	cr_expect_eq(count_eventfds(), 0, "eventfds left");
+	cr_expect_eq(pt_fixture_eventfds(&t), 0, "eventfds left");
 	/* A route that cannot be made for the next vector: that vector only. */
 	wr(d, MSIX_CAP + PCI_MSIX_FLAGS, 2, 0);
 	wr(d, MSIX_CAP + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE);
@@ -784,7 +722,7 @@ Test(irq, a_failed_msix_growth_leaves_nothing)
 	vm.fail_op = NULL;
 	cr_expect_eq(nroutes(), 2);
 	cr_expect_eq(efd("0000:00:04.0", VFIO_PCI_MSIX_IRQ_INDEX, 2), -1);
-	cr_expect_eq(count_eventfds(), 2);
+	cr_expect_eq(pt_fixture_eventfds(&t), 2);
 }
 
 /*
@@ -844,7 +782,7 @@ Test(irq, reset_turns_everything_back_to_power_on)
 	cr_expect_eq(irq_type("0000:00:04.0"), VFIO_PCI_INTX_IRQ_INDEX, "INTx not back");
 	cr_expect_eq(nroutes(), 0);
 	cr_expect_eq(vm.nirqfd, 1);
-	cr_expect_eq(count_eventfds(), 2);
+	cr_expect_eq(pt_fixture_eventfds(&t), 2);
 	cr_expect_eq(vm.ntrap, 0, "a BAR stayed in the guest");
 	cr_expect_null(mem_map_gpa_to_hva(t.map, MSIX_BAR_GPA + 4096, 4));
 	cr_expect_eq(rd(d, PCI_COMMAND, 2) & 0x7, 0);
@@ -876,7 +814,7 @@ Test(irq, reset_resets_a_device_that_can_and_msi_goes)
 	cr_expect_eq(rd(d, MSI_CAP + PCI_MSI_FLAGS, 2), PCI_MSI_FLAGS_64BIT);
 	cr_expect_eq(rd(d, MSI_CAP + PCI_MSI_ADDRESS_LO, 4), 0);
 	cr_expect_eq(nroutes(), 0);
-	cr_expect_eq(count_eventfds(), 2);
+	cr_expect_eq(pt_fixture_eventfds(&t), 2);
 }
 
 /* ---- ROM ---- */
@@ -943,6 +881,6 @@ Test(irq, removal_with_msix_on_leaves_nothing)
 	cr_assert_eq(passthrough_device_remove(d, t.err, sizeof(t.err)), 0, "%s", t.err);
 	cr_expect_eq(nroutes(), 0);
 	cr_expect_eq(vm.nirqfd, 0);
-	cr_expect_eq(count_eventfds(), 0);
+	cr_expect_eq(pt_fixture_eventfds(&t), 0);
 	cr_expect_eq(kmodel_device_open_count(t.km, "0000:00:04.0"), 0);
 }

@@ -15,91 +15,54 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fault_sys.h"
-#include "kmodel.h"
-#include "memory/memory.h"
-#include "passthrough/passthrough.h"
+#include "pt_fixture.h"
 
-#define RAM_SIZE	(2ULL << 20)
+static struct pt_fixture t;
 
+/* The libvirt test driver's node-device file and its URI, when a test makes them. */
 static struct {
-	struct kmodel *km;
-	struct fault_sys fault;
-	struct vfio_sys *ms;
-	int kvm_fd, vm_fd;
-	struct mem_map *map;
-	void *ram;
-	struct passthrough_host *host;
-	struct passthrough_vm_config cfg;
-	char err[1024];
 	char uri[128];
 	char node_xml[64];
-} t;
+} lv;
 
 /*
  * 00:05.0 alone in group 8 on e1000e; 01:01.0 unbound and 01:02.0 on e1000e
  * share group 7; 02:00.0 alone in group 9 on vfio-pci.
  */
+static const struct pt_fixture_dev devs[] = {
+	{ "0000:00:05.0", 0x8086, 0x10d3, 8, "e1000e" },
+	{ "0000:01:01.0", 0x1234, 0x11e8, 7, NULL },
+	{ "0000:01:02.0", 0x8086, 0x10d3, 7, "e1000e" },
+	{ "0000:02:00.0", 0x1234, 0x11e8, 9, "vfio-pci" },
+};
+
 static void setup(void)
 {
-	struct mem_region r = { .gpa = 0, .size = RAM_SIZE, .fd = -1, .flags = MEM_REGION_RAM };
-
-	memset(&t, 0, sizeof(t));
-	t.km = kmodel_new(NULL);
-	cr_assert_not_null(t.km);
-	cr_assert_eq(kmodel_add_device(t.km, "0000:00:05.0", 0x8086, 0x10d3, 8), 0);
-	cr_assert_eq(kmodel_bind(t.km, "0000:00:05.0", "e1000e"), 0);
-	cr_assert_eq(kmodel_add_device(t.km, "0000:01:01.0", 0x1234, 0x11e8, 7), 0);
-	cr_assert_eq(kmodel_add_device(t.km, "0000:01:02.0", 0x8086, 0x10d3, 7), 0);
-	cr_assert_eq(kmodel_bind(t.km, "0000:01:02.0", "e1000e"), 0);
-	cr_assert_eq(kmodel_add_device(t.km, "0000:02:00.0", 0x1234, 0x11e8, 9), 0);
-	cr_assert_eq(kmodel_bind(t.km, "0000:02:00.0", "vfio-pci"), 0);
-	t.ms = kmodel_sys(t.km);
-	fault_sys_init(&t.fault, t.ms);
-	t.kvm_fd = t.ms->open(t.ms, "/dev/kvm", O_RDWR);
-	cr_assert_geq(t.kvm_fd, 0);
-	t.vm_fd = t.ms->ioctl(t.ms, t.kvm_fd, KVM_CREATE_VM, NULL);
-	cr_assert_geq(t.vm_fd, 0);
-	cr_assert_eq(posix_memalign(&t.ram, RAM_SIZE, RAM_SIZE), 0);
-	cr_assert_eq(mem_map_new(&t.map), 0);
-	r.hva = t.ram;
-	cr_assert_eq(mem_map_add(t.map, &r), 0);
-	t.cfg = (struct passthrough_vm_config){
-		.sys = fault_sys_table(&t.fault),
-		.vm_fd = t.vm_fd,
-		.map = t.map,
-		.backend = VFIO_BACKEND_CONTAINER,
+	struct pt_fixture_config c = {
+		.kernel = kmodel_config_iommufd(),
+		PT_FIXTURE_DEVS(devs),
+		.ram_buffers = 1,
 	};
+
+	memset(&lv, 0, sizeof(lv));
+	pt_fixture_setup(&t, &c);
 }
 
 static void teardown(void)
 {
-	passthrough_host_free(t.host);
-	mem_map_free(t.map);
-	free(t.ram);
-	t.ms->close(t.ms, t.vm_fd);
-	t.ms->close(t.ms, t.kvm_fd);
-	cr_expect_eq(kmodel_live_fds(t.km), 0, "model fds left open");
-	kmodel_free(t.km);
-	if (t.node_xml[0])
-		unlink(t.node_xml);
+	pt_fixture_teardown(&t);
+	if (lv.node_xml[0])
+		unlink(lv.node_xml);
 }
 
 static void host_new(void)
 {
-	int ret = passthrough_host_new(&t.cfg, &t.host, t.err, sizeof(t.err));
-
-	cr_assert_eq(ret, 0, "host_new: %d %s", ret, t.err);
+	pt_fixture_host_new(&t);
 }
 
 static int add(const char *spec, struct passthrough_device **dev)
 {
-	struct passthrough_opts o;
-
-	cr_assert_eq(passthrough_opts_parse(spec, &o, t.err, sizeof(t.err)), 0, "%s", t.err);
-	t.err[0] = '\0';
-	*dev = NULL;
-	return passthrough_device_add(t.host, &o, dev, t.err, sizeof(t.err));
+	return pt_fixture_add(&t, spec, dev);
 }
 
 static const char *driver(const char *name)
@@ -236,13 +199,13 @@ static void libvirt_test_node(void)
 		"</node>\n";
 	int fd;
 
-	snprintf(t.node_xml, sizeof(t.node_xml), "/tmp/ferry-libvirt-node-XXXXXX");
-	fd = mkstemp(t.node_xml);
+	snprintf(lv.node_xml, sizeof(lv.node_xml), "/tmp/ferry-libvirt-node-XXXXXX");
+	fd = mkstemp(lv.node_xml);
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(write(fd, xml, sizeof(xml) - 1), (ssize_t)sizeof(xml) - 1);
 	close(fd);
-	snprintf(t.uri, sizeof(t.uri), "test://%s", t.node_xml);
-	t.cfg.libvirt_uri = t.uri;
+	snprintf(lv.uri, sizeof(lv.uri), "test://%s", lv.node_xml);
+	t.cfg.libvirt_uri = lv.uri;
 }
 
 Test(managed, libvirt_unknown_node_device)
@@ -255,7 +218,7 @@ Test(managed, libvirt_unknown_node_device)
 	host_new();
 	cr_assert_eq(add("passthrough,host=0000:03:00.0,managed=on", &dev), -ENOENT);
 	cr_assert(strstr(t.err, "pci_0000_03_00_0"), "%s", t.err);
-	cr_assert(strstr(t.err, t.uri), "%s", t.err);
+	cr_assert(strstr(t.err, lv.uri), "%s", t.err);
 	cr_assert_str_eq(driver("0000:03:00.0"), "e1000e");
 }
 

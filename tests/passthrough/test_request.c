@@ -7,7 +7,6 @@
  * kernel (a write to the eventfd the model says VFIO would signal).
  */
 #include <criterion/criterion.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -15,10 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fault_sys.h"
-#include "kmodel.h"
-#include "memory/memory.h"
-#include "passthrough/passthrough.h"
+#include "pt_fixture.h"
 
 #define BDF	"0000:00:03.0"
 #define BDF2	"0000:00:04.0"
@@ -40,16 +36,7 @@ static struct {
 	int fail_unplug;	/* request_unplug returns this when set */
 } vm;
 
-static struct {
-	struct kmodel *km;
-	struct fault_sys fault;
-	struct vfio_sys *ms;
-	int kvm_fd, vm_fd;
-	struct mem_map *map;
-	struct passthrough_host *host;
-	struct passthrough_vm_config cfg;
-	char err[1024];
-} t;
+static struct pt_fixture t;
 
 static int vm_trap_add(void *opaque, enum passthrough_space space, uint64_t base, uint64_t len,
 		       struct passthrough_bar *bar)
@@ -121,90 +108,45 @@ static const struct passthrough_vm_ops vm_ops_no_unplug = {
 	.fd_unwatch = vm_fd_unwatch,
 };
 
-static int base_eventfds;
-
-static int count_eventfds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	cr_assert_not_null(d);
-	while ((e = readdir(d))) {
-		char path[300], link[64];
-		ssize_t len;
-
-		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
-		len = readlink(path, link, sizeof(link) - 1);
-		if (len < 0)
-			continue;
-		link[len] = '\0';
-		n += !strcmp(link, "anon_inode:[eventfd]");
-	}
-	closedir(d);
-	return n - base_eventfds;
-}
+/* BDF and BDF2 on vfio-pci, alone in groups 5 and 6; no RAM. */
+static const struct pt_fixture_dev devs[] = {
+	{ BDF, 0x1234, 0x11e8, 5, "vfio-pci" },
+	{ BDF2, 0x1234, 0x11e8, 6, "vfio-pci" },
+};
 
 static void setup(void)
 {
-	memset(&t, 0, sizeof(t));
-	memset(&vm, 0, sizeof(vm));
-	t.km = kmodel_new(NULL);
-	cr_assert_not_null(t.km);
-	cr_assert_eq(kmodel_add_device(t.km, BDF, 0x1234, 0x11e8, 5), 0);
-	cr_assert_eq(kmodel_bind(t.km, BDF, "vfio-pci"), 0);
-	cr_assert_eq(kmodel_add_device(t.km, BDF2, 0x1234, 0x11e8, 6), 0);
-	cr_assert_eq(kmodel_bind(t.km, BDF2, "vfio-pci"), 0);
-	t.ms = kmodel_sys(t.km);
-	fault_sys_init(&t.fault, t.ms);
-	t.kvm_fd = t.ms->open(t.ms, "/dev/kvm", O_RDWR);
-	cr_assert_geq(t.kvm_fd, 0);
-	t.vm_fd = t.ms->ioctl(t.ms, t.kvm_fd, KVM_CREATE_VM, NULL);
-	cr_assert_geq(t.vm_fd, 0);
-	cr_assert_eq(mem_map_new(&t.map), 0);
-	t.cfg = (struct passthrough_vm_config){
-		.sys = fault_sys_table(&t.fault),
-		.vm_fd = t.vm_fd,
-		.map = t.map,
+	struct pt_fixture_config c = {
+		.kernel = kmodel_config_iommufd(),
+		PT_FIXTURE_DEVS(devs),
 		.cap_ipc_lock = true,
-		.backend = VFIO_BACKEND_CONTAINER,
 		.ops = &vm_ops,
 		.vm = &vm,
 	};
-	base_eventfds = 0;
-	base_eventfds = count_eventfds();
+
+	memset(&vm, 0, sizeof(vm));
+	pt_fixture_setup(&t, &c);
 }
 
+/* The fixture's checks (no eventfd, model fd or pin left), then the VM's. */
 static void teardown(void)
 {
-	passthrough_host_free(t.host);
-	cr_expect_eq(count_eventfds(), 0, "eventfds left open");
+	pt_fixture_teardown(&t);
 	cr_expect_eq(vm.nwatch, 0, "fds left watched");
-	mem_map_free(t.map);
-	t.ms->close(t.ms, t.vm_fd);
-	t.ms->close(t.ms, t.kvm_fd);
-	cr_expect_eq(kmodel_live_fds(t.km), 0, "model fds left open");
-	kmodel_free(t.km);
 }
 
 TestSuite(request, .init = setup, .fini = teardown);
 
+/* Adds @bdf (with id @id unless NULL), making the host first if no test did. */
 static struct passthrough_device *add(const char *bdf, const char *id)
 {
-	struct passthrough_device *dev = NULL;
-	struct passthrough_opts o;
 	char spec[96];
-	int ret;
 
 	if (!t.host)
-		cr_assert_eq(passthrough_host_new(&t.cfg, &t.host, t.err, sizeof(t.err)), 0, "%s",
-			     t.err);
+		pt_fixture_host_new(&t);
 	snprintf(spec, sizeof(spec), "passthrough,host=%s%s%s", bdf, id ? ",id=" : "",
 		 id ? id : "");
-	cr_assert_eq(passthrough_opts_parse(spec, &o, t.err, sizeof(t.err)), 0, "%s", t.err);
-	ret = passthrough_device_add(t.host, &o, &dev, t.err, sizeof(t.err));
-	cr_assert_eq(ret, 0, "add %s: %d %s", bdf, ret, t.err);
-	return dev;
+	return pt_fixture_add_ok(&t, spec);
 }
 
 /* The kernel signals the request (vfio_pci_core_request(): eventfd_signal). */
@@ -250,7 +192,7 @@ Test(request, registered_at_attach_and_watched)
 	cr_expect(passthrough_device_has_request(d));
 	cr_assert_eq(vm.nwatch, 1, "the request eventfd is not on the VM's loop");
 	cr_expect_eq(vm.watch[0].fd, efd, "the loop watches another fd than VFIO signals");
-	cr_expect_eq(count_eventfds(), 1);
+	cr_expect_eq(pt_fixture_eventfds(&t), 1);
 	cr_expect_eq(vm.nunplug, 0, "an unplug asked for without a request");
 	cr_expect_eq(loop_round(), 0, "the eventfd is readable before any request");
 }
@@ -310,7 +252,7 @@ Test(request, remove_unregisters_then_closes_before_the_device_fd)
 		     "the loop stopped watching while VFIO could still signal the eventfd");
 	cr_expect_gt(vm.open_at_unwatch, 0, "the request was released after the device fd");
 	cr_expect_eq(vm.nwatch, 0);
-	cr_expect_eq(count_eventfds(), 0, "the request eventfd is still open");
+	cr_expect_eq(pt_fixture_eventfds(&t), 0, "the request eventfd is still open");
 	cr_expect_eq(fcntl(efd, F_GETFD), -1, "fd %d is still open", efd);
 	cr_expect_eq(kmodel_device_open_count(t.km, BDF), 0);
 }
@@ -320,12 +262,12 @@ Test(request, host_free_releases_every_request)
 	add(BDF, NULL);
 	add(BDF2, NULL);
 	cr_assert_eq(vm.nwatch, 2);
-	cr_expect_eq(count_eventfds(), 2);
+	cr_expect_eq(pt_fixture_eventfds(&t), 2);
 	passthrough_host_free(t.host);
 	t.host = NULL;
 	cr_expect_eq(vm.unwatches, 2);
 	cr_expect_eq(vm.nwatch, 0);
-	cr_expect_eq(count_eventfds(), 0);
+	cr_expect_eq(pt_fixture_eventfds(&t), 0);
 }
 
 Test(request, failed_registration_keeps_the_device_and_leaks_nothing)
@@ -340,7 +282,7 @@ Test(request, failed_registration_keeps_the_device_and_leaks_nothing)
 	cr_expect_not(passthrough_device_has_request(d));
 	cr_expect_eq(kmodel_device_req_eventfd(t.km, BDF), -1);
 	cr_expect_eq(vm.nwatch, 0);
-	cr_expect_eq(count_eventfds(), 0, "the failed registration left its eventfd open");
+	cr_expect_eq(pt_fixture_eventfds(&t), 0, "the failed registration left its eventfd open");
 	cr_assert_eq(passthrough_device_remove(d, t.err, sizeof(t.err)), 0, "%s", t.err);
 	cr_expect_eq(vm.unwatches, 0, "unwatch of an fd never watched");
 }
@@ -355,7 +297,7 @@ Test(request, failed_watch_unregisters_and_leaks_nothing)
 	cr_expect_not(passthrough_device_has_request(d));
 	cr_expect_eq(kmodel_device_req_eventfd(t.km, BDF), -1,
 		     "VFIO still signals an eventfd nobody watches");
-	cr_expect_eq(count_eventfds(), 0, "the eventfd is still open");
+	cr_expect_eq(pt_fixture_eventfds(&t), 0, "the eventfd is still open");
 	cr_assert_eq(passthrough_device_remove(d, t.err, sizeof(t.err)), 0, "%s", t.err);
 	cr_expect_eq(vm.unwatches, 0);
 }
@@ -378,7 +320,7 @@ Test(request, failed_irq_info_means_no_request)
 	cr_expect_not(passthrough_device_has_request(d));
 	cr_expect_eq(kmodel_device_req_eventfd(t.km, BDF2), -1);
 	cr_expect_eq(vm.nwatch, 1, "only the first device's request is watched");
-	cr_expect_eq(count_eventfds(), 1);
+	cr_expect_eq(pt_fixture_eventfds(&t), 1);
 }
 
 Test(request, not_registered_without_an_unplug_op)
@@ -390,7 +332,7 @@ Test(request, not_registered_without_an_unplug_op)
 	cr_expect_not(passthrough_device_has_request(d));
 	cr_expect_eq(kmodel_device_req_eventfd(t.km, BDF), -1);
 	cr_expect_eq(vm.nwatch, 0);
-	cr_expect_eq(count_eventfds(), 0);
+	cr_expect_eq(pt_fixture_eventfds(&t), 0);
 }
 
 /*
