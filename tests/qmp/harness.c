@@ -260,6 +260,18 @@ bool tc_wait_eof(struct tc *c)
 	}
 }
 
+const char *tc_status(struct tc *c, bool *running)
+{
+	static char buf[64];
+	struct json_object *m = tc_cmd(c, "{\"execute\":\"query-status\"}");
+
+	cr_assert_not_null(jstr(m, "return.status"), "%s", c->last_line);
+	snprintf(buf, sizeof(buf), "%s", jstr(m, "return.status"));
+	*running = json_object_get_boolean(jpath(m, "return.running"));
+	json_object_put(m);
+	return buf;
+}
+
 struct json_object *jpath(struct json_object *o, const char *path)
 {
 	char key[128];

@@ -72,6 +72,11 @@ struct json_object *tc_event(struct tc *c);
 struct json_object *tc_cmd(struct tc *c, const char *text);
 /* True if the peer closed the connection (reads until EOF, up to 5 s). */
 bool tc_wait_eof(struct tc *c);
+/*
+ * query-status through @c: the status (valid until the next call) and, in
+ * *@running, the running flag.  A reply without a status fails the test.
+ */
+const char *tc_status(struct tc *c, bool *running);
 
 /* Assertions on a message (which they put). */
 void expect_return_empty(struct json_object *msg);

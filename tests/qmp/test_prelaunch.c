@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/qmp/bzimage.h"
 #include "tests/qmp/harness.h"
 
 /* The guest's only output, written by its first instructions. */
@@ -38,7 +39,7 @@ static void need_kvm(void)
 		cr_skip_test("/dev/kvm is not available here");
 }
 
-/* A bzImage header whose startup_64 writes GUEST_MARK to COM1, then spins. */
+/* A bzImage whose startup_64 writes GUEST_MARK to COM1, then spins. */
 static void write_kernel(const char *path)
 {
 	static const uint8_t code[] = {
@@ -47,24 +48,10 @@ static void write_kernel(const char *path)
 		0xb0, '\n', 0xee,		/* mov $'\n', %al; out %al, (%dx) */
 		0xeb, 0xfe,			/* jmp . */
 	};
-	static uint8_t p[64 * 1024];
-	int fd;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
-	p[0x1f1] = 4;				/* setup_sects */
-	p[0x201] = 0x6a;			/* jump */
-	memcpy(p + 0x202, "HdrS", 4);
-	p[0x206] = 0x0f;			/* protocol 2.15 */
-	p[0x207] = 0x02;
-	p[0x211] = 1;				/* LOADED_HIGH */
-	p[0x234] = 1;				/* relocatable */
-	p[0x236] = 1;				/* XLF_KERNEL_64 */
-	p[0x238] = 0xff;			/* cmdline_size */
-	p[0x25b] = 0x01;			/* pref_address 16 MiB */
-	p[0x262] = 0x10;			/* init_size 1 MiB */
-	memcpy(p + 5 * 512 + 0x200, code, sizeof(code));	/* startup_64 */
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	cr_assert_geq(fd, 0, "%s: %m", path);
-	cr_assert_eq(write(fd, p, sizeof(p)), (ssize_t)sizeof(p));
+	bzimage_write(fd, code, sizeof(code));
 	close(fd);
 }
 
@@ -152,12 +139,15 @@ static bool wait_guest_mark(const char *path)
 	return false;
 }
 
-/* The threads of @pid whose name starts with @prefix (pid 0: this process). */
-static int count_threads(pid_t pid, const char *prefix)
+/*
+ * Calls @fn with /proc/PID/task/TID/@file open for each thread of @pid (0:
+ * this process).  -1 when @pid has no task directory (it is gone).
+ */
+static int for_each_thread(pid_t pid, const char *file, void (*fn)(FILE *f, void *arg),
+			   void *arg)
 {
 	char task[64];
 	struct dirent *e;
-	int n = 0;
 	DIR *d;
 
 	snprintf(task, sizeof(task), pid ? "/proc/%d/task" : "/proc/self/task", (int)pid);
@@ -165,33 +155,42 @@ static int count_threads(pid_t pid, const char *prefix)
 	if (!d)
 		return -1;
 	while ((e = readdir(d))) {
-		char path[400], comm[32] = "";
+		char path[400];
 		FILE *f;
 
 		if (e->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof(path), "%s/%s/comm", task, e->d_name);
+		snprintf(path, sizeof(path), "%s/%s/%s", task, e->d_name, file);
 		f = fopen(path, "re");
 		if (!f)
 			continue;
-		if (fgets(comm, sizeof(comm), f) && !strncmp(comm, prefix, strlen(prefix)))
-			n++;
+		fn(f, arg);
 		fclose(f);
 	}
 	closedir(d);
-	return n;
+	return 0;
 }
 
-static const char *status(struct tc *c, bool *running)
-{
-	static char buf[64];
-	struct json_object *m = tc_cmd(c, "{\"execute\":\"query-status\"}");
+struct named_threads {
+	const char *prefix;
+	int n;
+};
 
-	cr_assert_not_null(jstr(m, "return.status"), "%s", c->last_line);
-	snprintf(buf, sizeof(buf), "%s", jstr(m, "return.status"));
-	*running = json_object_get_boolean(jpath(m, "return.running"));
-	json_object_put(m);
-	return buf;
+static void count_named(FILE *comm_file, void *arg)
+{
+	struct named_threads *nt = arg;
+	char comm[32] = "";
+
+	if (fgets(comm, sizeof(comm), comm_file) && !strncmp(comm, nt->prefix, strlen(nt->prefix)))
+		nt->n++;
+}
+
+/* The threads of @pid whose name starts with @prefix (pid 0: this process). */
+static int count_threads(pid_t pid, const char *prefix)
+{
+	struct named_threads nt = { .prefix = prefix };
+
+	return for_each_thread(pid, "comm", count_named, &nt) ? -1 : nt.n;
 }
 
 /*
@@ -208,7 +207,7 @@ static void expect_prelaunch(struct tc *c)
 {
 	bool running = true;
 
-	cr_assert_str_eq(status(c, &running), "prelaunch");
+	cr_assert_str_eq(tc_status(c, &running), "prelaunch");
 	cr_assert_not(running);
 }
 
@@ -248,6 +247,18 @@ static void prelaunch_setup(struct tc *c, const char *serial)
 	cr_assert_eq(file_size(serial), 0, "the guest ran before cont");
 }
 
+/* cont: RESUME, running, and the guest writes its mark. */
+static void cont_and_see_the_guest(struct tc *c, const char *serial)
+{
+	bool running = false;
+
+	expect_return_empty(tc_cmd(c, "{\"execute\":\"cont\"}"));
+	expect_event(c, "RESUME", NULL);
+	cr_assert_str_eq(tc_status(c, &running), "running");
+	cr_assert(running);
+	cr_assert(wait_guest_mark(serial), "no guest output after cont");
+}
+
 /* ferry_kill: a failed test leaves no ferry behind (see below). */
 static void ferry_kill(void);
 TestSuite(prelaunch, .timeout = 90, .fini = ferry_kill);
@@ -268,10 +279,21 @@ static void *waiter_run(void *arg)
 	return NULL;
 }
 
+/* A -S machine of 64 MiB and @vcpus vCPUs booting d->kernel, its serial into d->serial. */
+static struct vmm *vmm_new_prelaunch(struct scratch *d, unsigned int vcpus)
+{
+	struct vmm_config vcfg = { .ram_size = 64ULL << 20, .nr_vcpus = vcpus,
+				   .serial = VMM_SERIAL_FILE, .prelaunch = true,
+				   .kernel = d->kernel, .serial_path = d->serial };
+	char err[512] = "";
+	struct vmm *vmm;
+
+	cr_assert_eq(vmm_new(&vcfg, &vmm, err, sizeof(err)), 0, "%s", err);
+	return vmm;
+}
+
 Test(prelaunch, the_api_waits_for_cont_and_a_stopped_machine_refuses_it)
 {
-	struct vmm_config vcfg = { .ram_size = 64ULL << 20, .nr_vcpus = 2,
-				   .serial = VMM_SERIAL_FILE, .prelaunch = true };
 	struct qmp_server_config cfg = { .machine = &qmp_vmm_machine_ops };
 	struct qmp_vmm_machine *qm;
 	struct scratch d;
@@ -286,10 +308,8 @@ Test(prelaunch, the_api_waits_for_cont_and_a_stopped_machine_refuses_it)
 
 	need_kvm();
 	scratch_new(&d);
-	vcfg.kernel = d.kernel;
-	vcfg.serial_path = d.serial;
 	fds = count_fds();
-	cr_assert_eq(vmm_new(&vcfg, &vmm, err, sizeof(err)), 0, "%s", err);
+	vmm = vmm_new_prelaunch(&d, 2);
 	cr_assert_eq(qmp_vmm_machine_new(vmm, &qm), 0);
 	cfg.machine_opaque = qm;
 	th_start(&t, &cfg);
@@ -309,11 +329,7 @@ Test(prelaunch, the_api_waits_for_cont_and_a_stopped_machine_refuses_it)
 	cr_assert_eq(vmm_get_reset_count(vmm), 1);
 	cr_assert_eq(vmm_get_state(vmm), VMM_STATE_CREATED);
 
-	expect_return_empty(tc_cmd(&c, "{\"execute\":\"cont\"}"));
-	expect_event(&c, "RESUME", NULL);
-	cr_assert_str_eq(status(&c, &running), "running");
-	cr_assert(running);
-	cr_assert(wait_guest_mark(d.serial), "no guest output after cont");
+	cont_and_see_the_guest(&c, d.serial);
 	/* A second cont changes nothing. */
 	expect_return_empty(tc_cmd(&c, "{\"execute\":\"cont\"}"));
 	cr_assert_eq(c.n_queued, 0);
@@ -322,7 +338,7 @@ Test(prelaunch, the_api_waits_for_cont_and_a_stopped_machine_refuses_it)
 	expect_event(&c, "SHUTDOWN", "host-qmp-quit");
 	cr_assert_eq(pthread_join(wait_th, NULL), 0);
 	cr_assert_eq(w.why, VMM_STOP_HOST);
-	cr_assert_str_eq(status(&c, &running), "shutdown");
+	cr_assert_str_eq(tc_status(&c, &running), "shutdown");
 	/* The existing refusal, unchanged by prelaunch. */
 	expect_error(tc_cmd(&c, "{\"execute\":\"cont\"}"), "GenericError",
 		     "The virtual machine is in state 'shutdown': reset it with system_reset "
@@ -339,8 +355,6 @@ Test(prelaunch, the_api_waits_for_cont_and_a_stopped_machine_refuses_it)
 
 Test(prelaunch, quit_before_the_guest_ran_releases_everything)
 {
-	struct vmm_config vcfg = { .ram_size = 64ULL << 20, .nr_vcpus = 1,
-				   .serial = VMM_SERIAL_FILE, .prelaunch = true };
 	struct scratch d;
 	char err[512] = "";
 	struct vmm *vmm;
@@ -348,10 +362,8 @@ Test(prelaunch, quit_before_the_guest_ran_releases_everything)
 
 	need_kvm();
 	scratch_new(&d);
-	vcfg.kernel = d.kernel;
-	vcfg.serial_path = d.serial;
 	fds = count_fds();
-	cr_assert_eq(vmm_new(&vcfg, &vmm, err, sizeof(err)), 0, "%s", err);
+	vmm = vmm_new_prelaunch(&d, 1);
 	cr_assert_eq(vmm_start(vmm, err, sizeof(err)), 0, "%s", err);
 	wait_threads(0, "ferry-vcpu", 1);
 	vmm_request_stop(vmm, VMM_STOP_HOST);
@@ -469,47 +481,60 @@ static int ferry_wait_exit(struct ferry_proc *f)
 	return -1;
 }
 
-static void ferry_wait_vcpu_threads(struct ferry_proc *f, int n)
+/*
+ * Starts $FERRY -S (d->kernel, 64 MiB, serial into d->serial, QMP on
+ * d->sock) with @extra (NULL-terminated) after that, connects @c once it
+ * serves QMP and waits until its @vcpus vCPU threads exist.
+ */
+static void ferry_start_prelaunch(struct ferry_proc *f, struct scratch *d, struct tc *c,
+				  int vcpus, const char *const *extra)
 {
-	wait_threads(f->pid, "ferry-vcpu", n);
+	char qmp[128], serial[128];
+	const char *args[24] = { "-S", "-kernel", d->kernel, "-m", "64", "-serial", serial,
+				 "-qmp", qmp };
+	int n = 9;
+
+	snprintf(qmp, sizeof(qmp), "unix:%s,server=on,wait=off", d->sock);
+	snprintf(serial, sizeof(serial), "file:%s", d->serial);
+	for (; *extra; extra++) {
+		cr_assert_lt(n, 23, "too many arguments");
+		args[n++] = *extra;
+	}
+	args[n] = NULL;
+	ferry_spawn(f, d, args);
+	ferry_wait_socket(f, d);
+	tc_open(c, &f->addr);
+	wait_threads(f->pid, "ferry-vcpu", vcpus);
+}
+
+/* quit: SHUTDOWN, ferry closes the connection and exits 0. */
+static void ferry_quit(struct ferry_proc *f, struct scratch *d, struct tc *c)
+{
+	int st;
+
+	quit(c);
+	expect_event(c, "SHUTDOWN", "host-qmp-quit");
+	cr_assert(tc_wait_eof(c), "ferry did not close the QMP connection");
+	tc_close(c);
+	st = ferry_wait_exit(f);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x: %s", st,
+		  slurp(d->errlog));
 }
 
 Test(prelaunch, ferry_S_runs_nothing_until_cont)
 {
 	struct ferry_proc f;
 	struct scratch d;
-	bool running;
 	struct tc c;
-	int st;
-
-	char qmp[128], serial[128];
 
 	need_kvm();
 	scratch_new(&d);
-	snprintf(qmp, sizeof(qmp), "unix:%s,server=on,wait=off", d.sock);
-	snprintf(serial, sizeof(serial), "file:%s", d.serial);
-	ferry_spawn(&f, &d, (const char *const[]){ "-S", "-kernel", d.kernel, "-m", "64",
-						   "-smp", "2", "-serial", serial, "-qmp", qmp,
-						   "-pidfile", d.pidfile, NULL });
-	ferry_wait_socket(&f, &d);
-	tc_open(&c, &f.addr);
 	/* Every vCPU thread exists and the guest has still written nothing. */
-	ferry_wait_vcpu_threads(&f, 2);
+	ferry_start_prelaunch(&f, &d, &c, 2,
+			      (const char *const[]){ "-smp", "2", "-pidfile", d.pidfile, NULL });
 	prelaunch_setup(&c, d.serial);
-
-	expect_return_empty(tc_cmd(&c, "{\"execute\":\"cont\"}"));
-	expect_event(&c, "RESUME", NULL);
-	cr_assert_str_eq(status(&c, &running), "running");
-	cr_assert(running);
-	cr_assert(wait_guest_mark(d.serial), "no guest output after cont");
-
-	quit(&c);
-	expect_event(&c, "SHUTDOWN", "host-qmp-quit");
-	cr_assert(tc_wait_eof(&c));
-	tc_close(&c);
-	st = ferry_wait_exit(&f);
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x: %s", st,
-		  slurp(d.errlog));
+	cont_and_see_the_guest(&c, d.serial);
+	ferry_quit(&f, &d, &c);
 	scratch_free(&d);
 }
 
@@ -517,28 +542,13 @@ Test(prelaunch, ferry_quit_in_prelaunch_exits_0_and_cleans_up)
 {
 	struct ferry_proc f;
 	struct scratch d;
-	char qmp[128], serial[128];
 	struct tc c;
-	int st;
 
 	need_kvm();
 	scratch_new(&d);
-	snprintf(qmp, sizeof(qmp), "unix:%s,server=on,wait=off", d.sock);
-	snprintf(serial, sizeof(serial), "file:%s", d.serial);
-	ferry_spawn(&f, &d, (const char *const[]){ "-S", "-kernel", d.kernel, "-m", "64",
-						   "-serial", serial, "-qmp", qmp,
-						   "-pidfile", d.pidfile, NULL });
-	ferry_wait_socket(&f, &d);
-	tc_open(&c, &f.addr);
-	ferry_wait_vcpu_threads(&f, 1);
+	ferry_start_prelaunch(&f, &d, &c, 1, (const char *const[]){ "-pidfile", d.pidfile, NULL });
 	expect_prelaunch(&c);
-	quit(&c);
-	expect_event(&c, "SHUTDOWN", "host-qmp-quit");
-	cr_assert(tc_wait_eof(&c));
-	tc_close(&c);
-	st = ferry_wait_exit(&f);
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x: %s", st,
-		  slurp(d.errlog));
+	ferry_quit(&f, &d, &c);
 	cr_assert(access(d.sock, F_OK) && errno == ENOENT, "the QMP socket is left behind");
 	cr_assert(access(d.pidfile, F_OK) && errno == ENOENT, "the pidfile is left behind");
 	cr_assert_eq(file_size(d.serial), 0, "the guest ran without cont");
@@ -564,40 +574,30 @@ Test(prelaunch, ferry_S_without_qmp_is_refused)
 	scratch_free(&d);
 }
 
-/* The "Uid:" line's real uid of every thread of @pid, or -1 when they differ. */
+/* Folds one thread's "Uid:" line into *@arg: -2 none yet, -1 they differ. */
+static void same_uid(FILE *status_file, void *arg)
+{
+	long *uid = arg;
+	char line[256];
+
+	while (fgets(line, sizeof(line), status_file)) {
+		long r, eff;
+
+		if (sscanf(line, "Uid: %ld %ld", &r, &eff) != 2)
+			continue;
+		if (r != eff || (*uid != -2 && *uid != r))
+			*uid = -1;
+		else if (*uid == -2)
+			*uid = r;
+	}
+}
+
+/* The real uid of every thread of @pid, or -1 when they differ. */
 static long threads_uid(pid_t pid)
 {
-	char task[64];
-	struct dirent *e;
 	long uid = -2;
-	DIR *dir;
 
-	snprintf(task, sizeof(task), "/proc/%d/task", (int)pid);
-	dir = opendir(task);
-	cr_assert_not_null(dir);
-	while ((e = readdir(dir))) {
-		char path[400], line[256];
-		FILE *fp;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s/status", task, e->d_name);
-		fp = fopen(path, "re");
-		if (!fp)
-			continue;
-		while (fgets(line, sizeof(line), fp)) {
-			long r, eff;
-
-			if (sscanf(line, "Uid: %ld %ld", &r, &eff) != 2)
-				continue;
-			if (r != eff || (uid != -2 && uid != r))
-				uid = -1;
-			else if (uid == -2)
-				uid = r;
-		}
-		fclose(fp);
-	}
-	closedir(dir);
+	cr_assert_eq(for_each_thread(pid, "status", same_uid, &uid), 0, "ferry is gone");
 	return uid;
 }
 
@@ -605,38 +605,21 @@ Test(prelaunch, ferry_S_with_run_with_starts_every_thread_unprivileged)
 {
 	struct ferry_proc f;
 	struct scratch d;
-	char qmp[128], serial[128];
-	bool running;
 	struct tc c;
-	int st;
 
 	need_kvm();
 	if (geteuid())
 		cr_skip_test("needs root to become nobody");
 	scratch_new(&d);
-	snprintf(qmp, sizeof(qmp), "unix:%s,server=on,wait=off", d.sock);
-	snprintf(serial, sizeof(serial), "file:%s", d.serial);
-	ferry_spawn(&f, &d, (const char *const[]){ "-S", "-kernel", d.kernel, "-m", "64",
-						   "-serial", serial, "-qmp", qmp,
-						   "-run-with", "user=nobody,keep-ipc-lock=on",
-						   NULL });
-	ferry_wait_socket(&f, &d);
-	tc_open(&c, &f.addr);
-	ferry_wait_vcpu_threads(&f, 1);
+	ferry_start_prelaunch(&f, &d, &c, 1,
+			      (const char *const[]){ "-run-with", "user=nobody,keep-ipc-lock=on",
+						     NULL });
 	/* The loop thread, the vCPU thread and the main thread: all nobody, from the start. */
 	cr_assert_eq(threads_uid(f.pid), 65534);
 	expect_prelaunch(&c);
 	cr_assert_eq(file_size(d.serial), 0, "the guest ran before cont");
-	expect_return_empty(tc_cmd(&c, "{\"execute\":\"cont\"}"));
-	expect_event(&c, "RESUME", NULL);
-	cr_assert_str_eq(status(&c, &running), "running");
-	cr_assert(wait_guest_mark(d.serial), "no guest output after cont");
+	cont_and_see_the_guest(&c, d.serial);
 	cr_assert_eq(threads_uid(f.pid), 65534);
-	quit(&c);
-	expect_event(&c, "SHUTDOWN", "host-qmp-quit");
-	tc_close(&c);
-	st = ferry_wait_exit(&f);
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x: %s", st,
-		  slurp(d.errlog));
+	ferry_quit(&f, &d, &c);
 	scratch_free(&d);
 }

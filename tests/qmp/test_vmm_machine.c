@@ -15,44 +15,21 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/qmp/bzimage.h"
 #include "tests/qmp/harness.h"
 
+/* A bzImage whose 64-bit entry spins (jmp .), in a new temporary file. */
 static char *fake_kernel_file(void)
 {
-	static uint8_t p[64 * 1024];
+	static const uint8_t spin[] = { 0xeb, 0xfe };
 	char *path = strdup("/tmp/ferry-qmp-kernel-XXXXXX");
 	int fd;
 
-	p[0x1f1] = 4;				/* setup_sects */
-	p[0x201] = 0x6a;			/* jump */
-	memcpy(p + 0x202, "HdrS", 4);
-	p[0x206] = 0x0f;			/* protocol 2.15 */
-	p[0x207] = 0x02;
-	p[0x211] = 1;				/* LOADED_HIGH */
-	p[0x234] = 1;				/* relocatable */
-	p[0x236] = 1;				/* XLF_KERNEL_64 */
-	p[0x238] = 0xff;			/* cmdline_size */
-	p[0x25b] = 0x01;			/* pref_address 16 MiB */
-	p[0x262] = 0x10;			/* init_size 1 MiB */
-	p[5 * 512 + 0x200] = 0xeb;		/* startup_64: jmp $ */
-	p[5 * 512 + 0x201] = 0xfe;
+	cr_assert_not_null(path);
 	fd = mkstemp(path);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(write(fd, p, sizeof(p)), (ssize_t)sizeof(p));
+	bzimage_write(fd, spin, sizeof(spin));
 	close(fd);
 	return path;
-}
-
-static const char *status(struct tc *c, bool *running)
-{
-	static char buf[64];
-	struct json_object *m = tc_cmd(c, "{\"execute\":\"query-status\"}");
-
-	cr_assert_not_null(jstr(m, "return.status"), "%s", c->last_line);
-	snprintf(buf, sizeof(buf), "%s", jstr(m, "return.status"));
-	*running = json_object_get_boolean(jpath(m, "return.running"));
-	json_object_put(m);
-	return buf;
 }
 
 static struct json_object *expect_event_named(struct tc *c, const char *name)
@@ -102,7 +79,7 @@ Test(vmm_machine, qmp_drives_a_real_machine, .timeout = 60)
 	th_start(&t, &cfg);
 	tc_open(&c, &t);
 
-	cr_assert_str_eq(status(&c, &running), "prelaunch");
+	cr_assert_str_eq(tc_status(&c, &running), "prelaunch");
 	cr_assert_not(running);
 	cr_assert_eq(vmm_start(vmm, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(pthread_create(&wait_th, NULL, waiter, vmm), 0);
@@ -113,14 +90,14 @@ Test(vmm_machine, qmp_drives_a_real_machine, .timeout = 60)
 		expect_error(m, "GenericError", "Cannot pause the virtual machine");
 	else
 		expect_return_empty(m);
-	st = status(&c, &running);
+	st = tc_status(&c, &running);
 	if (!strcmp(st, "paused")) {
 		cr_log_info("the vCPU runs here: stop, cont, reset and quit on a live machine");
 		json_object_put(expect_event_named(&c, "STOP"));
 		cr_assert_eq(vmm_get_state(vmm), VMM_STATE_PAUSED);
 		expect_return_empty(tc_cmd(&c, "{\"execute\":\"cont\"}"));
 		json_object_put(expect_event_named(&c, "RESUME"));
-		cr_assert_str_eq(status(&c, &running), "running");
+		cr_assert_str_eq(tc_status(&c, &running), "running");
 		cr_assert(running);
 		/* The machine reboots its kernel and reports it; QMP asked. */
 		expect_return_empty(tc_cmd(&c, "{\"execute\":\"system_reset\"}"));
@@ -130,7 +107,7 @@ Test(vmm_machine, qmp_drives_a_real_machine, .timeout = 60)
 		expect_reason(expect_event_named(&c, "SHUTDOWN"), false, "host-qmp-quit");
 		pthread_join(wait_th, &why);
 		cr_assert_eq((intptr_t)why, VMM_STOP_HOST);
-		cr_assert_str_eq(status(&c, &running), "shutdown");
+		cr_assert_str_eq(tc_status(&c, &running), "shutdown");
 	} else {
 		/* The vCPU could not run here: the machine stopped on its own, and said so. */
 		cr_log_info("the vCPU failed here: checking the stopped machine's state");
