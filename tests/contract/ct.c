@@ -318,6 +318,20 @@ int ct_device_fd(struct ct *ct, int group, int i)
 	return fd;
 }
 
+void ct_setup_device(struct ct *ct, int *group, int *container, int *device)
+{
+	ct_setup(ct, CT_NEED_ONE);
+	ct_group_with_container(ct, group, container);
+	*device = ct_device_fd(ct, *group, 0);
+}
+
+void ct_close_device(struct ct *ct, int group, int container, int device)
+{
+	ct_close(ct, device);
+	ct_close(ct, group);
+	ct_close(ct, container);
+}
+
 void *ct_buffer(size_t len)
 {
 	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,

@@ -74,6 +74,13 @@ int ct_open_group(struct ct *ct);
 void ct_group_with_container(struct ct *ct, int *group, int *container);
 /* ... and the device fd of dev[@i] through the group. */
 int ct_device_fd(struct ct *ct, int group, int i);
+/*
+ * ct_setup(CT_NEED_ONE), then dev[0] the usual way: its group attached to a
+ * fresh container (TYPE1v2) and its device fd.  All three fds out.
+ */
+void ct_setup_device(struct ct *ct, int *group, int *container, int *device);
+/* Closes what ct_setup_device() opened: the device, its group, the container. */
+void ct_close_device(struct ct *ct, int group, int container, int device);
 int ct_ioctl(struct ct *ct, int fd, unsigned long req, void *arg);
 int ct_ioctl_val(struct ct *ct, int fd, unsigned long req, unsigned long val);
 void ct_close(struct ct *ct, int fd);

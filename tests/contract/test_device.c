@@ -28,20 +28,6 @@ static void fini(void)
 
 TestSuite(device, .fini = fini);
 
-static void setup_device(void)
-{
-	ct_setup(&ct, CT_NEED_ONE);
-	ct_group_with_container(&ct, &g, &c);
-	d = ct_device_fd(&ct, g, 0);
-}
-
-static void teardown_device(void)
-{
-	ct_close(&ct, d);
-	ct_close(&ct, g);
-	ct_close(&ct, c);
-}
-
 static uint8_t cfg8(unsigned int off)
 {
 	uint8_t v = 0;
@@ -81,24 +67,24 @@ Test(device, info_says_pci_with_the_standard_regions_and_irqs)
 	struct vfio_device_info info = { .argsz = sizeof(info) };
 	struct vfio_device_info tiny = { .argsz = 8 };
 
-	setup_device();
+	ct_setup_device(&ct, &g, &c, &d);
 	cr_assert_eq(ct_ioctl(&ct, d, VFIO_DEVICE_GET_INFO, &info), 0);
 	cr_expect(info.flags & VFIO_DEVICE_FLAGS_PCI);
 	cr_expect_geq(info.num_regions, VFIO_PCI_NUM_REGIONS);
 	cr_expect_geq(info.num_irqs, VFIO_PCI_NUM_IRQS);
 	cr_expect_eq(ct_ioctl(&ct, d, VFIO_DEVICE_GET_INFO, &tiny), -EINVAL);
-	teardown_device();
+	ct_close_device(&ct, g, c, d);
 }
 
 Test(device, config_space_matches_sysfs)
 {
 	uint16_t ids[2];
 
-	setup_device();
+	ct_setup_device(&ct, &g, &c, &d);
 	cr_assert_eq(ct.sys->pread(ct.sys, d, ids, 4, REGION(VFIO_PCI_CONFIG_REGION_INDEX)), 4);
 	cr_expect_eq(ids[0], sysfs_hex("vendor"));
 	cr_expect_eq(ids[1], sysfs_hex("device"));
-	teardown_device();
+	ct_close_device(&ct, g, c, d);
 }
 
 Test(device, config_access_past_the_end_is_efault)
@@ -106,20 +92,20 @@ Test(device, config_access_past_the_end_is_efault)
 	struct vfio_region_info ri = { .argsz = sizeof(ri), .index = VFIO_PCI_CONFIG_REGION_INDEX };
 	uint32_t v;
 
-	setup_device();
+	ct_setup_device(&ct, &g, &c, &d);
 	cr_assert_eq(ct_ioctl(&ct, d, VFIO_DEVICE_GET_REGION_INFO, &ri), 0);
 	cr_expect_eq(ri.flags, VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE);
 	cr_assert_geq(ri.size, 256);
 	cr_expect_eq(ct.sys->pread(ct.sys, d, &v, 4, ri.offset + ri.size), -EFAULT);
 	cr_expect_eq(ct.sys->pread(ct.sys, d, &v, 4, ri.offset + ri.size - 2), -EFAULT,
 		     "config accesses are not clipped");
-	teardown_device();
+	ct_close_device(&ct, g, c, d);
 }
 
 /* Region info for every standard index; capabilities follow the argsz protocol. */
 Test(device, region_info_and_its_capability_chain)
 {
-	setup_device();
+	ct_setup_device(&ct, &g, &c, &d);
 	for (unsigned int i = 0; i < VFIO_PCI_NUM_REGIONS; i++) {
 		struct vfio_region_info ri = { .argsz = sizeof(ri), .index = i };
 		int ret = ct_ioctl(&ct, d, VFIO_DEVICE_GET_REGION_INFO, &ri);
@@ -147,7 +133,7 @@ Test(device, region_info_and_its_capability_chain)
 	}
 	cr_expect_eq(ct_ioctl(&ct, d, VFIO_DEVICE_GET_REGION_INFO,
 			      &(struct vfio_region_info){ .argsz = 8 }), -EINVAL);
-	teardown_device();
+	ct_close_device(&ct, g, c, d);
 }
 
 /* A BAR read through pread and through its mmap see the same device. */
@@ -157,7 +143,7 @@ Test(device, bar_pread_and_mmap_agree)
 	uint32_t via_read = 0, via_map;
 	void *p;
 
-	setup_device();
+	ct_setup_device(&ct, &g, &c, &d);
 	for (ri.index = 0; ri.index <= VFIO_PCI_BAR5_REGION_INDEX; ri.index++) {
 		cr_assert_eq(ct_ioctl(&ct, d, VFIO_DEVICE_GET_REGION_INFO, &ri), 0);
 		if ((ri.flags & VFIO_REGION_INFO_FLAG_MMAP) && ri.size >= 4096)
@@ -174,7 +160,7 @@ Test(device, bar_pread_and_mmap_agree)
 	cr_expect_eq(ct.sys->pread(ct.sys, d, &via_read, 4, ri.offset + ri.size), -EINVAL);
 	cr_expect_neq(ct.sys->mmap(ct.sys, d, ri.offset + ri.size, 4096, PROT_READ, &p), 0,
 		      "no mmap past the BAR");
-	teardown_device();
+	ct_close_device(&ct, g, c, d);
 }
 
 Test(device, irq_info_follows_config_space)
@@ -182,7 +168,7 @@ Test(device, irq_info_follows_config_space)
 	struct vfio_irq_info ii = { .argsz = sizeof(ii) };
 	int ret;
 
-	setup_device();
+	ct_setup_device(&ct, &g, &c, &d);
 	ii.index = VFIO_PCI_INTX_IRQ_INDEX;
 	cr_assert_eq(ct_ioctl(&ct, d, VFIO_DEVICE_GET_IRQ_INFO, &ii), 0);
 	cr_expect_eq(ii.count, cfg8(0x3d) ? 1 : 0, "INTx iff an interrupt pin");
@@ -196,7 +182,7 @@ Test(device, irq_info_follows_config_space)
 	cr_expect_eq(ret, is_pcie() ? 0 : -EINVAL, "ERR irq exists for PCIe only: %d", ret);
 	ii.index = VFIO_PCI_NUM_IRQS;
 	cr_expect_eq(ct_ioctl(&ct, d, VFIO_DEVICE_GET_IRQ_INFO, &ii), -EINVAL);
-	teardown_device();
+	ct_close_device(&ct, g, c, d);
 }
 
 static int set_irqs(uint32_t flags, uint32_t index, uint32_t start, uint32_t count,
@@ -219,7 +205,7 @@ Test(device, set_irqs_validates_its_request)
 	uint32_t trig = VFIO_IRQ_SET_ACTION_TRIGGER;
 	int32_t efd[2];
 
-	setup_device();
+	ct_setup_device(&ct, &g, &c, &d);
 	efd[0] = eventfd(0, EFD_CLOEXEC);
 	efd[1] = eventfd(0, EFD_CLOEXEC);
 	cr_assert(efd[0] >= 0 && efd[1] >= 0);
@@ -251,7 +237,7 @@ Test(device, set_irqs_validates_its_request)
 	}
 	close(efd[0]);
 	close(efd[1]);
-	teardown_device();
+	ct_close_device(&ct, g, c, d);
 }
 
 Test(device, reset_works_when_info_says_so)
@@ -259,12 +245,12 @@ Test(device, reset_works_when_info_says_so)
 	struct vfio_device_info info = { .argsz = sizeof(info) };
 	int ret;
 
-	setup_device();
+	ct_setup_device(&ct, &g, &c, &d);
 	cr_assert_eq(ct_ioctl(&ct, d, VFIO_DEVICE_GET_INFO, &info), 0);
 	ret = ct_ioctl(&ct, d, VFIO_DEVICE_RESET, NULL);
 	cr_expect_eq(ret, (info.flags & VFIO_DEVICE_FLAGS_RESET) ? 0 : -EINVAL,
 		     "RESET with flags %#x: %d", info.flags, ret);
-	teardown_device();
+	ct_close_device(&ct, g, c, d);
 }
 
 /*
@@ -278,7 +264,7 @@ Test(device, hot_reset_info_counts_the_affected_devices)
 	unsigned int bus;
 	int ret;
 
-	setup_device();
+	ct_setup_device(&ct, &g, &c, &d);
 	bus = strtoul(ct.dev[0].bdf + 5, NULL, 16);
 	ret = ct_ioctl(&ct, d, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, &hdr);
 	if (bus == 0) {
@@ -301,5 +287,5 @@ Test(device, hot_reset_info_counts_the_affected_devices)
 	}
 	cr_expect_eq(ct_ioctl(&ct, d, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO,
 			      &(struct vfio_pci_hot_reset_info){ .argsz = 4 }), -EINVAL);
-	teardown_device();
+	ct_close_device(&ct, g, c, d);
 }

@@ -26,20 +26,6 @@ static void fini(void)
 
 TestSuite(dma, .fini = fini);
 
-static void setup_device(void)
-{
-	ct_setup(&ct, CT_NEED_ONE);
-	ct_group_with_container(&ct, &g, &c);
-	d = ct_device_fd(&ct, g, 0);
-}
-
-static void teardown_device(void)
-{
-	ct_close(&ct, d);
-	ct_close(&ct, g);
-	ct_close(&ct, c);
-}
-
 static int map(uint64_t iova, void *vaddr, uint64_t size)
 {
 	struct vfio_iommu_type1_dma_map m = {
@@ -69,7 +55,7 @@ Test(dma, map_then_unmap_reports_the_size)
 	void *buf = ct_buffer(len);
 	uint64_t done = 0;
 
-	setup_device();
+	ct_setup_device(&ct, &g, &c, &d);
 	cr_assert_eq(map(1 << 20, buf, len), 0);
 	if (ct.km) {
 		struct kmodel_mapping m[2];
@@ -80,7 +66,7 @@ Test(dma, map_then_unmap_reports_the_size)
 	}
 	cr_expect_eq(unmap(1 << 20, len, &done), 0);
 	cr_expect_eq(done, len);
-	teardown_device();
+	ct_close_device(&ct, g, c, d);
 	munmap(buf, len);
 }
 
@@ -89,13 +75,13 @@ Test(dma, overlapping_map_is_eexist)
 	size_t len = 64 << 10;
 	void *buf = ct_buffer(2 * len);
 
-	setup_device();
+	ct_setup_device(&ct, &g, &c, &d);
 	cr_assert_eq(map(1 << 20, buf, len), 0);
 	cr_expect_eq(map(1 << 20, buf, len), -EEXIST);
 	cr_expect_eq(map((1 << 20) + len / 2, buf, len), -EEXIST);
 	cr_expect_eq(map((1 << 20) - len / 2, buf, len), -EEXIST);
 	cr_expect_eq(map((1 << 20) + len, buf, len), 0, "adjacent is not overlapping");
-	teardown_device();
+	ct_close_device(&ct, g, c, d);
 	munmap(buf, 2 * len);
 }
 
@@ -107,7 +93,7 @@ Test(dma, map_into_reserved_iova_is_einval)
 	void *buf = ct_buffer(len);
 	int n;
 
-	setup_device();
+	ct_setup_device(&ct, &g, &c, &d);
 	n = ct_container_ranges(&ct, c, r, 16);
 	cr_assert_gt(n, 0);
 	cr_expect_not(ct_iova_in_ranges(r, n, 0xfee00000, len),
@@ -116,7 +102,7 @@ Test(dma, map_into_reserved_iova_is_einval)
 	/* just past the top of the last range: the IOMMU's aperture */
 	if (r[n - 1].end < UINT64_MAX - len)
 		cr_expect_eq(map(r[n - 1].end + 1, buf, len), -EINVAL);
-	teardown_device();
+	ct_close_device(&ct, g, c, d);
 	munmap(buf, len);
 }
 
@@ -125,10 +111,10 @@ Test(dma, unaligned_or_empty_map_is_einval)
 	size_t len = 8192;
 	char *buf = ct_buffer(len);
 
-	setup_device();
+	ct_setup_device(&ct, &g, &c, &d);
 	cr_expect_eq(map((1 << 20) + 1, buf, 4096), -EINVAL);
 	cr_expect_eq(map(1 << 20, buf, 0), -EINVAL);
-	teardown_device();
+	ct_close_device(&ct, g, c, d);
 	munmap(buf, len);
 }
 
@@ -141,13 +127,13 @@ Test(dma, map_of_unmapped_memory_is_efault)
 	 * The hole is made last: anything allocated after the munmap (the
 	 * set-up's, or ASan's) could be placed in it and make it memory again.
 	 */
-	setup_device();
+	ct_setup_device(&ct, &g, &c, &d);
 	buf = ct_buffer(len);
 	munmap(buf, len);
 	cr_expect_eq(map(1 << 20, buf, len), -EFAULT);
 	if (ct.km)
 		cr_expect_eq(kmodel_mappings(ct.km, c, 0, NULL, 0), 0, "nothing left behind");
-	teardown_device();
+	ct_close_device(&ct, g, c, d);
 }
 
 /*
@@ -159,11 +145,11 @@ Test(dma, map_beyond_memlock_is_enomem)
 	size_t len = 256 << 10;
 	void *buf = ct_buffer(len);
 
-	setup_device();
+	ct_setup_device(&ct, &g, &c, &d);
 	ct_limit_memlock(&ct, 128 << 10);
 	cr_expect_eq(map(1 << 20, buf, len), -ENOMEM);
 	cr_expect_eq(map(1 << 20, buf, 64 << 10), 0, "within the limit it maps");
-	teardown_device();
+	ct_close_device(&ct, g, c, d);
 	munmap(buf, len);
 }
 
@@ -174,12 +160,12 @@ Test(dma, unmap_that_splits_a_mapping_fails)
 	void *buf = ct_buffer(len);
 	int ret;
 
-	setup_device();
+	ct_setup_device(&ct, &g, &c, &d);
 	cr_assert_eq(map(1 << 20, buf, len), 0);
 	ret = unmap(1 << 20, len / 2, NULL);
 	cr_expect_eq(ret, ct.compat ? -ENOENT : -EINVAL, "splitting unmap: %d", ret);
 	cr_expect_eq(map(1 << 20, buf, len), -EEXIST, "the mapping is still there");
-	teardown_device();
+	ct_close_device(&ct, g, c, d);
 	munmap(buf, len);
 }
 
@@ -191,7 +177,7 @@ Test(dma, unmap_all_removes_every_mapping)
 		.argsz = sizeof(u), .flags = VFIO_DMA_UNMAP_FLAG_ALL,
 	};
 
-	setup_device();
+	ct_setup_device(&ct, &g, &c, &d);
 	cr_assert_eq(ct_ioctl_val(&ct, c, VFIO_CHECK_EXTENSION, VFIO_UNMAP_ALL), 1);
 	cr_assert_eq(map(1 << 20, buf, len), 0);
 	cr_assert_eq(map(2 << 20, buf, len), 0);
@@ -200,7 +186,7 @@ Test(dma, unmap_all_removes_every_mapping)
 	u.iova = 4096;
 	cr_expect_eq(ct_ioctl(&ct, c, VFIO_IOMMU_UNMAP_DMA, &u), -EINVAL,
 		     "UNMAP_ALL wants iova and size 0");
-	teardown_device();
+	ct_close_device(&ct, g, c, d);
 	munmap(buf, len);
 }
 
@@ -245,7 +231,7 @@ Test(dma, map_beyond_dma_entry_limit_is_enospc)
 	cr_expect_eq(map(2 << 20, (char *)buf + len, len), -ENOSPC);
 	cr_expect_eq(unmap(1 << 20, len, NULL), 0);
 	cr_expect_eq(map(2 << 20, (char *)buf + len, len), 0, "an unmap gives the entry back");
-	teardown_device();
+	ct_close_device(&ct, g, c, d);
 	munmap(buf, 2 * len);
 }
 
@@ -284,7 +270,7 @@ Test(dma, reserved_iova_is_known_from_the_first_device)
 	n = ct_container_ranges(&ct, c, r, 16);
 	cr_expect_not(ct_iova_in_ranges(r, n, 0xfee00000, len),
 		      "with a device: the MSI window is reserved");
-	teardown_device();
+	ct_close_device(&ct, g, c, d);
 	munmap(buf, len);
 }
 
@@ -315,6 +301,6 @@ Test(dma, pinning_happens_at_map_or_at_first_attach)
 		cr_assert_eq(unmap(1 << 20, len, NULL), 0);
 	}
 	d = ct_device_fd(&ct, g, 0);
-	teardown_device();
+	ct_close_device(&ct, g, c, d);
 	munmap(buf, len);
 }
