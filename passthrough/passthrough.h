@@ -150,12 +150,13 @@ struct passthrough_vm_ops {
 	 * registered and an unbind on the host waits until the device is
 	 * removed some other way.
 	 *
-	 * fd_watch runs @fn(@arg) on the VM's event loop whenever @fd is
-	 * readable; after fd_unwatch returns @fn is not running and will not
+	 * fd_watch runs @fn(@arg, epoll events) on the VM's event loop
+	 * whenever @fd is readable (the loop's own callback shape, so a VMM
+	 * can hand both straight to its loop); after fd_unwatch returns @fn is not running and will not
 	 * run again.  fd_unwatch is called from any thread except the loop's
 	 * callbacks of that fd.
 	 */
-	int (*fd_watch)(void *vm, int fd, void (*fn)(void *arg), void *arg);
+	int (*fd_watch)(void *vm, int fd, void (*fn)(void *arg, uint32_t events), void *arg);
 	int (*fd_unwatch)(void *vm, int fd);
 	/*
 	 * Asks the VMM to take @dev out of the guest the way device_del does

@@ -44,13 +44,14 @@ static void pt_req_name(const struct passthrough_device *dev, char *buf, size_t 
 }
 
 /* On the VM's event loop: the kernel signalled the request. */
-static void pt_req_signalled(void *arg)
+static void pt_req_signalled(void *arg, uint32_t events)
 {
 	struct passthrough_device *dev = arg;
 	char name[PASSTHROUGH_ID_MAX + 32];
 	uint64_t cnt;
 	int ret;
 
+	(void)events;
 	/* Drained every time: the loop watches the fd level-triggered. */
 	if (read(dev->req_efd, &cnt, sizeof(cnt)) != sizeof(cnt))
 		return;

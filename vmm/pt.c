@@ -157,75 +157,18 @@ static int machine_pt_irqfd_deassign(void *opaque, int fd, uint32_t gsi)
 
 /*
  * Fds passthrough/ asks the event loop to watch (VFIO's request eventfd):
- * the loop's callback takes (opaque, events), passthrough's takes (arg), so
- * each watch has a small record, found again at unwatch.
+ * its callback has the loop's shape.  vmm_loop_del_fd() returns only once
+ * the callback is not running, as fd_unwatch promises.
  */
-struct machine_pt_watch {
-	struct machine_pt_watch *next;
-	struct vmm *vmm;
-	int fd;
-	void (*fn)(void *arg);
-	void *arg;
-};
-
-static pthread_mutex_t machine_pt_watches_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct machine_pt_watch *machine_pt_watches;
-
-static void machine_pt_watch_fired(void *opaque, uint32_t events)
+static int machine_pt_fd_watch(void *opaque, int fd, void (*fn)(void *arg, uint32_t events),
+			       void *arg)
 {
-	struct machine_pt_watch *w = opaque;
-
-	(void)events;
-	w->fn(w->arg);
-}
-
-static int machine_pt_fd_watch(void *opaque, int fd, void (*fn)(void *arg), void *arg)
-{
-	struct vmm *vmm = opaque;
-	struct machine_pt_watch *w = calloc(1, sizeof(*w));
-	int ret;
-
-	if (!w)
-		return -ENOMEM;
-	*w = (struct machine_pt_watch){ .vmm = vmm, .fd = fd, .fn = fn, .arg = arg };
-	pthread_mutex_lock(&machine_pt_watches_lock);
-	w->next = machine_pt_watches;
-	machine_pt_watches = w;
-	pthread_mutex_unlock(&machine_pt_watches_lock);
-	ret = vmm_loop_add_fd(vmm->loop, fd, EPOLLIN, machine_pt_watch_fired, w);
-	if (ret) {
-		pthread_mutex_lock(&machine_pt_watches_lock);
-		for (struct machine_pt_watch **p = &machine_pt_watches; *p; p = &(*p)->next) {
-			if (*p == w) {
-				*p = w->next;
-				break;
-			}
-		}
-		pthread_mutex_unlock(&machine_pt_watches_lock);
-		free(w);
-	}
-	return ret;
+	return vmm_loop_add_fd(((struct vmm *)opaque)->loop, fd, EPOLLIN, fn, arg);
 }
 
 static int machine_pt_fd_unwatch(void *opaque, int fd)
 {
-	struct vmm *vmm = opaque;
-	struct machine_pt_watch *w = NULL;
-	int ret;
-
-	/* After this the callback is not running: its record may go. */
-	ret = vmm_loop_del_fd(vmm->loop, fd);
-	pthread_mutex_lock(&machine_pt_watches_lock);
-	for (struct machine_pt_watch **p = &machine_pt_watches; *p; p = &(*p)->next) {
-		if ((*p)->vmm == vmm && (*p)->fd == fd) {
-			w = *p;
-			*p = w->next;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&machine_pt_watches_lock);
-	free(w);
-	return ret;
+	return vmm_loop_del_fd(((struct vmm *)opaque)->loop, fd);
 }
 
 /*

@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "pt_fixture.h"
@@ -23,7 +24,7 @@
 static struct {
 	struct {
 		int fd;
-		void (*fn)(void *arg);
+		void (*fn)(void *arg, uint32_t events);
 		void *arg;
 	} watch[MAX_WATCHES];
 	int nwatch;
@@ -54,7 +55,8 @@ static int vm_defer(void *opaque, void (*fn)(void *arg), void *arg)
 	return -EPERM;
 }
 
-static int vm_fd_watch(void *opaque, int fd, void (*fn)(void *arg), void *arg)
+static int vm_fd_watch(void *opaque, int fd, void (*fn)(void *arg, uint32_t events),
+		       void *arg)
 {
 	if (vm.fail_watch)
 		return vm.fail_watch;
@@ -176,7 +178,7 @@ static int loop_round(void)
 
 	for (int i = 0; i < vm.nwatch; i++) {
 		if (readable(vm.watch[i].fd)) {
-			vm.watch[i].fn(vm.watch[i].arg);
+			vm.watch[i].fn(vm.watch[i].arg, EPOLLIN);
 			n++;
 		}
 	}
